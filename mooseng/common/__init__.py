@@ -1,0 +1,1 @@
+"""What every MooseNG role shares: configuration, logging, errors, gRPC and HTTP plumbing."""

@@ -1,0 +1,1 @@
+"""Generated protobuf/gRPC modules for the mooseng.v1 protocol (see mooseng.proto)."""

@@ -1,0 +1,1 @@
+"""The library behind the acceptance steps: drivers, client, workloads, waiting, matchers, reports."""

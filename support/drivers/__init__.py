@@ -1,0 +1,1 @@
+"""Cluster drivers: one interface (base.py), one module per backend."""

@@ -1,0 +1,171 @@
+"""The one interface every backend implements; steps and support code use nothing else.
+
+A driver starts clusters of MooseNG nodes for a scenario and removes everything it started.
+Backends: `local` (processes on 127.0.0.1) and `docker` (containers via testcontainers).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Callable
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here (no Docker engine, missing image, ...); says what to do."""
+
+
+class CapabilityMissing(RuntimeError):
+    """A node operation this backend cannot perform (e.g. a network partition on `local`)."""
+
+
+@dataclasses.dataclass
+class MasterSettings:
+    heartbeat_interval: float = 0.5      # seconds
+    offline_timeout: float = 2.0         # seconds without heartbeat before a server is offline
+    chunk_size: int = 1024 * 1024        # small chunks give multi-chunk files cheaply
+    default_goal: int = 2
+    scrub_interval: float = 0.0          # chunk server background scrub period; 0 = default
+
+
+@dataclasses.dataclass
+class Topology:
+    chunkservers: int = 3
+    labels: list[dict[str, str]] = dataclasses.field(default_factory=list)  # per chunk server
+    master: MasterSettings = dataclasses.field(default_factory=MasterSettings)
+    start_master_first: bool = True
+
+
+@dataclasses.dataclass
+class CliResult:
+    args: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        return (f"$ mooseng {' '.join(self.args)}\nexit code: {self.exit_code}\n"
+                f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}")
+
+
+class Node(abc.ABC):
+    """One MooseNG daemon of a cluster. Addresses are reachable from the test process."""
+
+    name: str   # "master", "chunkserver-1", ...
+    role: str   # "master" | "chunkserver"
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str:
+        """host:port of its gRPC service, as the test process reaches it."""
+
+    @property
+    @abc.abstractmethod
+    def http_address(self) -> str:
+        """host:port of /health, /ready, /metrics, as the test process reaches it."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start (again) on the same data directory and wait until /ready answers."""
+
+    @abc.abstractmethod
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM and wait for a clean exit."""
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up."""
+
+    @abc.abstractmethod
+    def pause(self) -> None:
+        """Freeze every process of the node (SIGSTOP / docker pause)."""
+
+    @abc.abstractmethod
+    def resume(self) -> None: ...
+
+    @abc.abstractmethod
+    def is_running(self) -> bool: ...
+
+    @abc.abstractmethod
+    def logs(self, tail: int | None = None) -> str: ...
+
+    @abc.abstractmethod
+    def corrupt_chunk(self, chunk_id: int | None = None) -> int:
+        """Flip bytes in the data of one stored chunk copy (a chunk server only).
+
+        Returns the id of the chunk corrupted; with chunk_id=None any stored chunk."""
+
+    @abc.abstractmethod
+    def stored_chunks(self) -> dict[int, int]:
+        """{chunk_id: version} of the copies on this chunk server's disk."""
+
+    def partition(self) -> None:
+        """Cut the node off the cluster network (capability 'partition')."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot partition a node")
+
+    def heal(self) -> None:
+        """Undo partition()."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot partition a node")
+
+    def cut_from(self, other: "Node | str") -> None:
+        """Drop traffic from this node to `other` (a node, or 'client' for the test process),
+        leaving the other direction alone (capability 'one_sided_cut')."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot cut a single link")
+
+    def restore_to(self, other: "Node | str") -> None:
+        raise CapabilityMissing(f"{type(self).__name__} cannot cut a single link")
+
+
+class Cluster(abc.ABC):
+    """A running MooseNG cluster started for one scenario."""
+
+    master: Node
+    chunkservers: list[Node]
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [self.master, *self.chunkservers]
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node named {name!r}; nodes: {[n.name for n in self.nodes]}")
+
+    @abc.abstractmethod
+    def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
+        """Another chunk server registered with this cluster's master."""
+
+    @abc.abstractmethod
+    def address_map(self) -> Callable[[str], str]:
+        """Translate an address the cluster advertises (e.g. a chunk server's) into one the
+        test process can reach. Identity on `local`."""
+
+    @abc.abstractmethod
+    def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
+        """Run the admin CLI `mooseng --master <master> ARGS...` against this cluster."""
+
+    @abc.abstractmethod
+    def teardown(self) -> None:
+        """Stop and remove every node and resource of the cluster (idempotent)."""
+
+
+class ClusterDriver(abc.ABC):
+    name: str
+    capabilities: frozenset[str] = frozenset()   # e.g. {"partition", "one_sided_cut"}
+
+    @abc.abstractmethod
+    def start_cluster(self, topology: Topology, scenario: str) -> Cluster:
+        """Start a cluster and wait until the master sees every chunk server online."""
+
+    @abc.abstractmethod
+    def versions(self) -> dict[str, str]:
+        """What runs the cluster (backend, image or Python version, engine version)."""
+
+    @abc.abstractmethod
+    def leftovers(self) -> list[str]:
+        """Anything this driver started that is still alive (should be empty at the end)."""
+
+    @abc.abstractmethod
+    def sweep(self) -> None:
+        """Remove everything this driver (or an earlier, interrupted run) left behind."""
