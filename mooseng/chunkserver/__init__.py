@@ -1,0 +1,1 @@
+"""The chunk server: stores chunk copies with per-block CRCs and serves them over gRPC."""
