@@ -1,0 +1,1 @@
+"""The admin CLI `mooseng` (entry point mooseng.cli.main:main)."""

@@ -1,0 +1,40 @@
+"""Cluster commands: `mooseng status` and `mooseng chunkservers`."""
+
+from mooseng.client import Client
+
+from .format import human_size, labels, pairs, table
+from .output import Output
+
+
+def status(client: Client, args) -> Output:
+    s = client.status()
+    servers = s["servers_by_state"]
+    used = f"{human_size(s['used_bytes'])} of {human_size(s['capacity_bytes'])}"
+    text = pairs([
+        ("Master", f"{client.master_address} (MooseNG {s['version'] or '?'})"),
+        ("Health", s["health"] or "unknown"),
+        ("Chunk servers", ", ".join(f"{n} {state}" for state, n in servers.items())),
+        ("Space used", used),
+        ("Files", s["files"]),
+        ("Directories", s["directories"]),
+        ("Chunks", s["chunks"]),
+        ("Under goal", s["chunks_undergoal"]),
+        ("Over goal", s["chunks_overgoal"]),
+        ("Missing", s["chunks_missing"]),
+        ("Replications pending", s["replications_pending"]),
+        ("Chunk size", human_size(s["chunk_size"])),
+        ("Default goal", s["default_goal"]),
+        ("Metadata version", s["metadata_version"]),
+    ])
+    return Output(s, text)
+
+
+def chunkservers(client: Client, args) -> Output:
+    servers = client.chunkservers()
+    if not servers:
+        return Output(servers, "no chunk servers registered")
+    rows = [[s["id"], s["address"], s["state"].upper(), labels(s["labels"]),
+             human_size(s["capacity"]), human_size(s["used"]), s["chunk_count"]]
+            for s in servers]
+    headers = ["ID", "ADDRESS", "STATE", "LABELS", "CAPACITY", "USED", "CHUNKS"]
+    return Output(servers, table(headers, rows, right={4, 5, 6}))

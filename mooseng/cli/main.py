@@ -1,0 +1,136 @@
+"""The admin CLI `mooseng`: argument parsing, dispatch, and one-line errors."""
+
+import argparse
+import json
+import os
+import sys
+
+from mooseng import __version__
+from mooseng.client import Client
+from mooseng.common.config import parse_size
+
+from . import bench, cluster, fs
+from .errors import describe
+
+DEFAULT_MASTER = "127.0.0.1:9421"
+
+
+def default_master() -> str:
+    """First entry of MOOSENG_MASTERS (comma or space separated), else the local default."""
+    entries = os.environ.get("MOOSENG_MASTERS", "").replace(",", " ").split()
+    return entries[0] if entries else DEFAULT_MASTER
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Options accepted both before and after the command; SUPPRESS keeps a later parser from
+    # overwriting a value given earlier.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--master", default=argparse.SUPPRESS, metavar="HOST:PORT",
+                        help="master address (default: first of $MOOSENG_MASTERS, else "
+                             f"{DEFAULT_MASTER})")
+    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
+                        help="deadline of each call in seconds (default 30)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON on stdout instead of a table")
+
+    parser = argparse.ArgumentParser(prog="mooseng", parents=[common],
+                                     description="MooseNG administration and file commands.")
+    parser.add_argument("--version", action="version", version=f"mooseng {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(sub, name, func, help_text):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    command(commands, "status", cluster.status, "cluster health, chunk counts, servers by state")
+    command(commands, "chunkservers", cluster.chunkservers, "registered chunk servers")
+
+    p = command(commands, "bench", None, "benchmark a running cluster")
+    p.set_defaults(bench=True)
+    p.add_argument("--size", type=_size, default=256 * 1024**2,
+                   help="size of the large file (default 256MiB; 0 skips it)")
+    p.add_argument("--files", type=int, default=1000, help="small files to create (default "
+                                                           "1000; 0 skips them)")
+    p.add_argument("--file-size", type=_size, default=4096, help="small file size (default 4KiB)")
+    p.add_argument("--goal", type=_positive, default=2, help="goal of the files (default 2)")
+    p.add_argument("--threads", type=_positive, default=1,
+                   help="threads creating small files (default 1)")
+    p.add_argument("--dir", help="directory to work in (default: a new /.mooseng-bench-*)")
+
+    fs_parser = commands.add_parser("fs", help="file commands", description="file commands")
+    fs_commands = fs_parser.add_subparsers(dest="fs_command", metavar="FS_COMMAND", required=True)
+    p = command(fs_commands, "put", fs.put, "copy a local file into MooseNG")
+    p.add_argument("local", metavar="LOCAL")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--goal", type=_positive, help="copies of every chunk (default: inherited)")
+    p = command(fs_commands, "get", fs.get, "copy a MooseNG file to a local file")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("local", metavar="LOCAL")
+    p = command(fs_commands, "ls", fs.ls, "list a directory")
+    p.add_argument("path", metavar="PATH", nargs="?", default="/")
+    p.add_argument("-l", dest="long", action="store_true", help="long listing")
+    p = command(fs_commands, "stat", fs.stat, "size, goal and chunks of a file")
+    p.add_argument("path", metavar="PATH")
+    p = command(fs_commands, "mkdir", fs.mkdir, "create a directory")
+    p.add_argument("-p", dest="parents", action="store_true",
+                   help="create missing parents, accept an existing directory")
+    p.add_argument("path", metavar="PATH")
+    p = command(fs_commands, "rm", fs.rm, "remove a file or directory")
+    p.add_argument("-r", dest="recursive", action="store_true", help="remove a whole subtree")
+    p.add_argument("path", metavar="PATH")
+    p = command(fs_commands, "mv", fs.mv, "rename or move")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("destination", metavar="DST")
+    p = command(fs_commands, "setgoal", fs.setgoal, "set the number of copies")
+    p.add_argument("goal", metavar="N", type=_positive)
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("-r", dest="recursive", action="store_true", help="apply to a whole subtree")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    master = getattr(args, "master", None) or default_master()
+    as_json = getattr(args, "json", False)
+    client = Client(master, timeout=getattr(args, "timeout", 30.0))
+    try:
+        if getattr(args, "bench", False):
+            output = bench.run(client, args, lambda line: print(line, file=sys.stderr,
+                                                                flush=True))
+        else:
+            output = args.func(client, args)
+    except KeyboardInterrupt:
+        print("mooseng: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (the CLI's one place that reports failures)
+        print(f"mooseng: error: {describe(error)}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    if as_json:
+        print(json.dumps(output.data, indent=2, sort_keys=True))
+    elif output.text:
+        print(output.text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

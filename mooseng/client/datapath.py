@@ -1,0 +1,166 @@
+"""Moving chunk data: the write path (allocate, stream through the chain, commit) and reads
+with fall-back to other copies."""
+
+import threading
+from typing import Callable
+
+import grpc
+
+from mooseng.common.errors import DataLoss, ResourceExhausted, Unavailable, from_rpc_error
+from mooseng.common.rpc import FRAME, Channels
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+from .layout import frames
+from .master import MasterSession
+from .types import ChunkInfo
+
+# A copy that answers with one of these is skipped and the next copy is tried.
+READ_FALLBACK = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                 grpc.StatusCode.DATA_LOSS, grpc.StatusCode.NOT_FOUND,
+                 grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                 grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# Streaming budget on top of the base deadline: a chunk write or read may take longer than a
+# metadata call, but must still end.
+_MIN_RATE = 4 * 1024 * 1024      # bytes/s assumed in the worst case
+_MAX_ATTEMPTS = 16
+
+
+class DataPath:
+    """Reads and writes single chunks; thread-safe, shared by every open file of a client."""
+
+    def __init__(self, master: MasterSession, channels: Channels, timeout: float,
+                 address_map: Callable[[str], str] | None = None):
+        self.master = master
+        self.channels = channels
+        self.timeout = timeout
+        self.address_map = address_map or (lambda address: address)
+        self._stubs: dict[str, pb_grpc.ChunkServerStub] = {}
+        self._lock = threading.Lock()
+
+    def stub(self, address: str) -> pb_grpc.ChunkServerStub:
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                stub = pb_grpc.ChunkServerStub(self.channels.get(self.address_map(address)))
+                self._stubs[address] = stub
+            return stub
+
+    def _deadline(self, nbytes: int) -> float:
+        return self.timeout + nbytes / _MIN_RATE
+
+    # ------------------------------------------------------------------ write
+
+    def write(self, inode: int, index: int, offset: int, data: bytes, file_size: int,
+              truncate_length: int | None = None) -> pb.Attr:
+        """Write `data` at `offset` inside chunk `index` (or cut the chunk to truncate_length),
+        durably: returns the file's attributes once the master committed the new version."""
+        exclude: list[str] = []
+        failures: list[str] = []
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                alloc = self.master.call("AllocateChunk", pb.AllocateChunkRequest(
+                    inode=inode, chunk_index=index, exclude_server_ids=exclude))
+            except (Unavailable, ResourceExhausted) as error:
+                if not failures:
+                    raise
+                raise Unavailable(f"cannot write chunk {index} of inode {inode}: every chunk "
+                                  f"server of the chain failed ({'; '.join(failures)}); "
+                                  f"the master says: {error}") from None
+            if not alloc.chain:
+                raise Unavailable(f"the master offered no chunk server for chunk {index} of "
+                                  f"inode {inode} ({'; '.join(failures) or 'none online'})")
+            try:
+                reply = self._stream(alloc, offset, data, truncate_length)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    raise from_rpc_error(error) from None
+                blamed = _blame(error, alloc)
+                exclude.append(blamed)
+                failures.append(f"{_address_of(alloc, blamed)}: {error.code().name} "
+                                f"{error.details() or ''}".strip())
+                continue
+            written = [sid for sid in alloc.chain_ids if sid in set(reply.written_ids)]
+            missing = [sid for sid in alloc.chain_ids if sid not in set(reply.written_ids)]
+            if missing or not written:
+                exclude.extend(missing)
+                failures.append("not written on " + ", ".join(
+                    _address_of(alloc, sid) for sid in missing))
+                continue
+            commit = self.master.call("CommitChunk", pb.CommitChunkRequest(
+                inode=inode, chunk_index=index, chunk_id=alloc.chunk_id, version=alloc.version,
+                lease_id=alloc.lease_id, server_ids=written, chunk_length=reply.chunk_length,
+                file_size=file_size, truncate=truncate_length is not None))
+            return commit.attr
+        raise Unavailable(f"cannot write chunk {index} of inode {inode} after {_MAX_ATTEMPTS} "
+                          f"attempts: {'; '.join(failures)}")
+
+    def _stream(self, alloc: pb.AllocateChunkReply, offset: int, data: bytes,
+                truncate_length: int | None) -> pb.WriteChunkReply:
+        header = pb.WriteChunkHeader(
+            chunk_id=alloc.chunk_id, version=alloc.version, base_version=alloc.base_version,
+            offset=offset, chain=list(alloc.chain[1:]), lease_id=alloc.lease_id,
+            truncate=truncate_length is not None, truncate_length=truncate_length or 0)
+
+        def requests():
+            yield pb.WriteChunkRequest(header=header)
+            if truncate_length is None:
+                for frame in frames(data, FRAME):
+                    yield pb.WriteChunkRequest(data=frame)
+
+        return self.stub(alloc.chain[0]).WriteChunk(requests(),
+                                                    timeout=self._deadline(len(data)))
+
+    # ------------------------------------------------------------------ read
+
+    def read(self, chunk: ChunkInfo, offset: int, length: int) -> bytes:
+        """Up to `length` stored bytes of `chunk` from `offset`, from the first copy that
+        answers; shorter when the chunk holds less (the caller pads holes with zeros)."""
+        want = min(length, max(0, chunk.length - offset))
+        if want <= 0:
+            return b""
+        if not chunk.servers:
+            raise DataLoss(f"chunk {chunk.chunk_id:016x} (index {chunk.index}) has no valid "
+                           f"copy on any online chunk server")
+        start = chunk.index % len(chunk.servers)    # spread reads of a file over its copies
+        order = chunk.servers[start:] + chunk.servers[:start]
+        parts: list[bytes] = []
+        got = 0
+        failures: list[tuple[grpc.StatusCode, str]] = []
+        for address in order:
+            try:
+                stream = self.stub(address).ReadChunk(
+                    pb.ReadChunkRequest(chunk_id=chunk.chunk_id, version=chunk.version,
+                                        offset=offset + got, length=want - got),
+                    timeout=self._deadline(want - got))
+                for reply in stream:
+                    parts.append(reply.data)
+                    got += len(reply.data)
+                return b"".join(parts)
+            except grpc.RpcError as error:
+                if error.code() not in READ_FALLBACK:
+                    raise from_rpc_error(error) from None
+                failures.append((error.code(), f"{address}: {error.code().name} "
+                                               f"{error.details() or ''}".strip()))
+        text = "; ".join(message for _, message in failures)
+        if all(code == grpc.StatusCode.DATA_LOSS for code, _ in failures):
+            raise DataLoss(f"every copy of chunk {chunk.chunk_id:016x} failed: {text}")
+        raise Unavailable(f"no copy of chunk {chunk.chunk_id:016x} could be read: {text}")
+
+
+def _blame(error: grpc.RpcError, alloc: pb.AllocateChunkReply) -> str:
+    """The chain member a failed WriteChunk points at: a later member named in the message,
+    else the first one (which we dialled)."""
+    details = error.details() or ""
+    for address, server_id in list(zip(alloc.chain, alloc.chain_ids))[1:]:
+        if address in details or server_id in details:
+            return server_id
+    return alloc.chain_ids[0]
+
+
+def _address_of(alloc: pb.AllocateChunkReply, server_id: str) -> str:
+    for address, sid in zip(alloc.chain, alloc.chain_ids):
+        if sid == server_id:
+            return address
+    return server_id
+
