@@ -24,6 +24,7 @@ READ_FALLBACK = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 # metadata call, but must still end.
 _MIN_RATE = 4 * 1024 * 1024      # bytes/s assumed in the worst case
 _MAX_ATTEMPTS = 16
+FAILED_SERVER_KEY = "mooseng-failed-server"     # trailing metadata naming the failed server
 
 
 class DataPath:
@@ -149,9 +150,15 @@ class DataPath:
 
 
 def _blame(error: grpc.RpcError, alloc: pb.AllocateChunkReply) -> str:
-    """The chain member a failed WriteChunk points at: a later member named in the message,
-    else the first one (which we dialled)."""
+    """The chain member a failed WriteChunk points at: the one named in the trailing metadata
+    `mooseng-failed-server` or in the message, else the first one (which we dialled)."""
+    metadata = dict(error.trailing_metadata() or ()) if hasattr(error, "trailing_metadata") \
+        else {}
+    named = metadata.get(FAILED_SERVER_KEY, "")
     details = error.details() or ""
+    for address, server_id in zip(alloc.chain, alloc.chain_ids):
+        if named in (address, server_id):
+            return server_id
     for address, server_id in list(zip(alloc.chain, alloc.chain_ids))[1:]:
         if address in details or server_id in details:
             return server_id

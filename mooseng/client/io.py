@@ -49,7 +49,7 @@ class File(io.RawIOBase):
         self._pos = self._size if self._kind == "a" else 0
         self._buf = bytearray()
         self._buf_start = 0
-        self._pending: list[Future] = []
+        self._pending: list[tuple[int, Future]] = []     # (chunk index, write in flight)
         self._locations: dict[int, ChunkInfo] | None = None
 
     # ------------------------------------------------------------------ io protocol
@@ -120,7 +120,7 @@ class File(io.RawIOBase):
             self._pos = self._size
         while len(view):
             if self._buf and self._pos != self._buf_start + len(self._buf):
-                self._flush_buffer(wait=False)
+                self._flush_buffer()
             if not self._buf:
                 self._buf_start = self._pos
             chunk_end = (self._buf_start // self.chunk_size + 1) * self.chunk_size
@@ -130,7 +130,7 @@ class File(io.RawIOBase):
             self._pos += take
             self._size = max(self._size, self._pos)
             if self._buf_start + len(self._buf) == chunk_end:
-                self._flush_buffer(wait=False)
+                self._flush_buffer()
         return total
 
     def flush(self) -> None:
@@ -138,7 +138,7 @@ class File(io.RawIOBase):
         if self.closed:
             return
         if self._buf:
-            self._flush_buffer(wait=True)
+            self._flush_buffer()
         self._wait_pending(0)
 
     def truncate(self, size: int | None = None) -> int:
@@ -151,8 +151,8 @@ class File(io.RawIOBase):
         self.flush()
         if size < self._size and size % self.chunk_size:
             self._cut_chunk(size)
-        attr = self._ns.master.call("Truncate", pb.TruncateRequest(inode=self.inode, size=size))
-        self._size = attr.size if attr.inode else size
+        reply = self._ns.master.call("Truncate", pb.TruncateRequest(inode=self.inode, size=size))
+        self._size = reply.attr.size
         self._locations = None
         return size
 
@@ -173,27 +173,29 @@ class File(io.RawIOBase):
         if self.closed:
             raise ValueError(f"I/O operation on closed file {self.name}")
 
-    def _flush_buffer(self, wait: bool) -> None:
+    def _flush_buffer(self) -> None:
+        """Start writing the buffered bytes (they never span two chunks)."""
         index, offset = divmod(self._buf_start, self.chunk_size)
         data = bytes(self._buf)
         end = self._buf_start + len(data)
         self._buf = bytearray()
         self._locations = None
-        if wait:
-            self._data.write(self.inode, index, offset, data, file_size=end)
-            return
+        # Two writes to one chunk must not overlap: the second would start from the version
+        # before the first and lose its bytes.
+        while any(i == index for i, _ in self._pending):
+            self._wait_pending(len(self._pending) - 1)
         self._wait_pending(_IN_FLIGHT - 1)
-        self._pending.append(self._pool.submit(self._data.write, self.inode, index, offset,
-                                               data, end))
+        self._pending.append((index, self._pool.submit(self._data.write, self.inode, index,
+                                                       offset, data, end)))
 
     def _wait_pending(self, keep: int) -> None:
         """Wait until at most `keep` chunk writes are in flight; raise the first failure."""
         while len(self._pending) > keep:
-            future = self._pending.pop(0)
+            _, future = self._pending.pop(0)
             try:
                 future.result()
             except BaseException:
-                for other in self._pending:
+                for _, other in self._pending:
                     other.cancel()
                 self._pending.clear()
                 raise
