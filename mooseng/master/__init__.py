@@ -1,0 +1,1 @@
+"""The metadata master: namespace, changelog, chunk placement, goal keeping, gRPC services."""

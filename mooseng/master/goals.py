@@ -1,0 +1,129 @@
+"""Goal accounting: from the chunk map and the servers' states, count under-goal, over-goal and
+missing chunks and decide which copies to make or drop. Pure: the master executes the result.
+
+A copy is valid when it has the chunk's current version and sits on an ONLINE or MAINTENANCE
+server (maintenance is not a loss). Versions of an unexpired write lease are never deleted
+(a write is in flight); other versions are stale and deleted, unless the chunk has no valid
+copy left (then an old copy may be all that remains of the data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Iterable, Mapping
+
+from mooseng.master import placement
+from mooseng.master.placement import MAINTENANCE, ONLINE, Candidate
+
+REPLICATE = "replicate"
+DELETE = "delete"
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkView:
+    chunk_id: int
+    version: int                 # current committed version; 0 = not in the metadata
+    goal: int
+    copies: Mapping[str, int]    # server_id -> version of the copy it holds
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    type: str                    # REPLICATE | DELETE
+    server_id: str               # the server that executes it
+    chunk_id: int
+    version: int
+    sources: tuple[str, ...] = ()    # REPLICATE: server ids holding a valid copy, best first
+    reason: str = ""
+
+
+@dataclasses.dataclass
+class Plan:
+    chunks: int = 0
+    undergoal: int = 0
+    overgoal: int = 0
+    missing: int = 0
+    actions: list[Action] = dataclasses.field(default_factory=list)
+
+
+def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
+         leases: Mapping[int, set[int]] | None = None,
+         replicating: Mapping[int, set[str]] | None = None,
+         busy: Mapping[str, int] | None = None, limit: int = 4, act: bool = True,
+         rng: random.Random | None = None) -> Plan:
+    """Counts and (with act=True) actions for every chunk.
+
+    leases: chunk_id -> versions being written; replicating: chunk_id -> target servers with a
+    replication in flight; busy: server -> replications in flight (as source or target);
+    limit: at most that many concurrent replications per server."""
+    leases, replicating = leases or {}, replicating or {}
+    load = dict(busy or {})
+    result = Plan()
+
+    def state(server_id: str) -> str | None:
+        server = servers.get(server_id)
+        return server.state if server else None
+
+    for chunk in chunks:
+        protected = leases.get(chunk.chunk_id, ())
+        if not chunk.version:
+            if act:
+                for sid, version in chunk.copies.items():
+                    if version not in protected and state(sid) == ONLINE:
+                        result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
+                                                     reason="unknown chunk"))
+            continue
+        result.chunks += 1
+        valid = [sid for sid, version in chunk.copies.items()
+                 if version == chunk.version and state(sid) in (ONLINE, MAINTENANCE)]
+        if not valid:
+            result.missing += 1
+            continue
+        if act:
+            for sid, version in chunk.copies.items():
+                if version != chunk.version and version not in protected \
+                        and state(sid) == ONLINE:
+                    result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
+                                                 reason="stale version"))
+        if len(valid) < chunk.goal:
+            result.undergoal += 1
+            if act:
+                result.actions.extend(_replicate(chunk, valid, servers, replicating, load,
+                                                 limit, rng))
+        elif len(valid) > chunk.goal:
+            result.overgoal += 1
+            if act:
+                online = [sid for sid in valid if state(sid) == ONLINE]
+                online.sort(key=lambda sid: (servers[sid].load(), sid), reverse=True)
+                extra = len(valid) - chunk.goal
+                for sid in online[:extra]:
+                    result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
+                                                 reason="over goal"))
+    return result
+
+
+def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candidate],
+               replicating: Mapping[int, set[str]], load: dict[str, int], limit: int,
+               rng: random.Random | None) -> list[Action]:
+    in_flight = replicating.get(chunk.chunk_id, set())
+    needed = chunk.goal - len(valid) - len(in_flight)
+    if needed <= 0:
+        return []
+    sources = [sid for sid in valid if servers[sid].state == ONLINE]
+    sources.sort(key=lambda sid: (load.get(sid, 0), sid))
+    if not sources or load.get(sources[0], 0) >= limit:
+        return []
+    candidates = [s for s in servers.values() if load.get(s.server_id, 0) < limit]
+    targets = placement.choose(candidates, needed,
+                               exclude=set(chunk.copies) | set(in_flight), minimum=0, rng=rng)
+    actions = []
+    for target in targets:
+        sources.sort(key=lambda sid: (load.get(sid, 0), sid))
+        if load.get(sources[0], 0) >= limit:
+            break
+        load[sources[0]] = load.get(sources[0], 0) + 1
+        load[target] = load.get(target, 0) + 1
+        actions.append(Action(REPLICATE, target, chunk.chunk_id, chunk.version,
+                              sources=tuple(sources), reason="under goal"))
+    return actions
