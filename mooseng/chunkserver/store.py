@@ -342,6 +342,13 @@ class ChunkStore:
             os.close(fd)
         return bad
 
+    def verify_or_drop(self, chunk_id: int, version: int) -> list[int]:
+        """verify(); a bad copy is dropped at once and reported as damaged."""
+        bad = self.verify(chunk_id, version)
+        if bad:
+            self.drop_damaged(chunk_id, version, f"blocks {bad[:10]} fail their CRC check")
+        return bad
+
     # ------------------------------------------------------------ removing
 
     def delete(self, chunk_id: int, version: int) -> bool:

@@ -1,0 +1,24 @@
+"""The chunk server's settings (flag --x-y, variable MOOSENG_X_Y, TOML key x_y)."""
+
+import dataclasses
+
+from mooseng.common.config import setting
+
+
+@dataclasses.dataclass
+class ChunkServerConfig:
+    data_dir: str = setting("", "directory for chunk copies, server_id and ports.json",
+                            required=True)
+    master: str = setting("127.0.0.1:9421", "master address HOST:PORT")
+    host: str = setting("127.0.0.1", "address to listen on (0.0.0.0 in containers)")
+    port: int = setting(9420, "gRPC port of the ChunkServer service (0: any free port)")
+    http_port: int = setting(9425, "HTTP port of /health, /ready and /metrics (0: any free port)")
+    advertise: str = setting("", "HOST[:PORT] others use to reach this server (default: host and "
+                                 "port; with host 0.0.0.0 the IP of this machine's hostname)")
+    label: dict = setting({}, "placement label KEY=VALUE, e.g. tier=ssd or region=eu-west",
+                          kind="labels")
+    capacity: int = setting(0, "bytes offered for chunks, e.g. 100GiB (0: the disk's free space)",
+                            kind="size")
+    scrub_interval: float = setting(60.0, "seconds for one background verification pass over "
+                                          "every copy (0: no scrubbing)")
+    log_level: str = setting("info", "debug, info, warning or error")

@@ -1,0 +1,37 @@
+"""`mooseng-chunkserver`: run one chunk server until SIGTERM."""
+
+import sys
+
+from mooseng.chunkserver.config import ChunkServerConfig
+from mooseng.chunkserver.server import ChunkServerDaemon, split_address
+from mooseng.common import config, log
+from mooseng.common.daemon import run
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def build(argv=None):
+    settings = config.load(ChunkServerConfig, argv, prog="mooseng-chunkserver",
+                           description="MooseNG chunk server: stores chunk copies on local disk.")
+    if settings.log_level.lower() not in LEVELS:
+        raise config.ConfigError(f"bad value for 'log_level': {settings.log_level!r} "
+                                 f"(use one of {', '.join(LEVELS)})")
+    host, _, port = settings.master.rpartition(":")
+    if not host or not port.isdigit():
+        raise config.ConfigError(f"bad value for 'master': {settings.master!r} (use HOST:PORT, "
+                                 "e.g. 127.0.0.1:9421)")
+    try:
+        split_address(settings.advertise)
+    except ValueError:
+        raise config.ConfigError(f"bad value for 'advertise': {settings.advertise!r} (use HOST "
+                                 "or HOST:PORT)") from None
+    log.setup("chunkserver", settings.log_level)
+    return ChunkServerDaemon(settings)
+
+
+def main(argv=None) -> int:
+    return run("mooseng-chunkserver", lambda: build(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

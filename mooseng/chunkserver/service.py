@@ -1,0 +1,282 @@
+"""The `ChunkServer` gRPC service: the write chain, reads checked block by block, replication.
+
+A failed WriteChunk names the chunk server to blame in the trailing metadata key
+`mooseng-failed-server` (its address as given in the chain) so the client can retry with
+AllocateChunk(exclude=[...]); the status message says the same in words.
+"""
+
+import logging
+import queue
+import threading
+from typing import Callable
+
+import grpc
+
+from mooseng.chunkserver.metrics import ChunkServerMetrics
+from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
+from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, Unavailable,
+                                   abort, servicer_errors)
+from mooseng.common.log import kv
+from mooseng.common.rpc import OPTIONS, Channels
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+log = logging.getLogger("mooseng.chunkserver.service")
+
+FAILED_SERVER_KEY = "mooseng-failed-server"
+STALL_TIMEOUT = 30.0       # seconds a downstream server may take to accept the next frame
+COMMIT_TIMEOUT = 120.0     # seconds to wait for the rest of the chain once all data is sent
+REPLICATE_TIMEOUT = 120.0  # deadline of one ReadChunk used to copy a chunk from a peer
+
+# Reconnect quickly to a peer or master that comes back (gRPC's default backoff reaches 120 s).
+PEER_OPTIONS = OPTIONS + [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
+class PeerChannels(Channels):
+    """Channels to other chunk servers, reconnecting within 2 s of a peer coming back."""
+
+    def get(self, address: str) -> grpc.Channel:
+        with self._lock:
+            channel = self._channels.get(address)
+            if channel is None:
+                channel = grpc.insecure_channel(address, options=PEER_OPTIONS)
+                self._channels[address] = channel
+            return channel
+
+
+class ChainFailure(Exception):
+    """A chunk server of the write chain (this one or one further down) failed."""
+
+    def __init__(self, server: str, message: str):
+        super().__init__(message)
+        self.server = server
+
+
+class _Forwarder:
+    """Streams the same WriteChunk frames to the next server while this one stores them."""
+
+    def __init__(self, channel: grpc.Channel, address: str, header: pb.WriteChunkHeader,
+                 timeout: float | None):
+        self.address = address
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        stub = pb_grpc.ChunkServerStub(channel)
+        self._future = stub.WriteChunk.future(self._frames(pb.WriteChunkRequest(header=header)),
+                                              timeout=timeout)
+
+    def _frames(self, first):
+        yield first
+        while (item := self._queue.get()) is not None:
+            yield item
+
+    def send(self, item) -> None:
+        """Queue one frame (None ends the stream); fails as soon as the downstream call did."""
+        try:
+            while True:
+                if self._future.done():
+                    self._future.result()
+                    raise ChainFailure(self.address, f"chunk server {self.address} ended the "
+                                                     "write before all data was sent")
+                try:
+                    self._queue.put(item, timeout=STALL_TIMEOUT)
+                    return
+                except queue.Full:
+                    if not self._future.done():
+                        self._future.cancel()
+                        raise ChainFailure(self.address, f"chunk server {self.address} accepted "
+                                                         f"no data for {STALL_TIMEOUT:.0f} s")
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+
+    def result(self) -> pb.WriteChunkReply:
+        try:
+            return self._future.result(timeout=COMMIT_TIMEOUT)
+        except grpc.FutureTimeoutError:
+            self._future.cancel()
+            raise ChainFailure(self.address, f"chunk server {self.address} did not confirm the "
+                                             f"write within {COMMIT_TIMEOUT:.0f} s") from None
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+
+    def cancel(self) -> None:
+        """Stop the downstream call and release the thread feeding it."""
+        self._future.cancel()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+
+    def _failure(self, error: grpc.RpcError) -> ChainFailure:
+        blamed = dict(error.trailing_metadata() or ()).get(FAILED_SERVER_KEY)
+        if blamed:
+            return ChainFailure(blamed, error.details() or f"chunk server {blamed} failed")
+        return ChainFailure(self.address, f"chunk server {self.address} failed: "
+                                          f"{error.code().name} {error.details() or ''}".strip())
+
+
+def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
+         sources: list[str], on_bytes: Callable[[int], None] = lambda n: None) -> ChunkCopy:
+    """Copy chunk_id@version from the first source able to send it (each checks its CRCs)."""
+    if store.has(chunk_id, version):
+        return ChunkCopy(chunk_id, version, store.length(chunk_id, version))
+    if not sources:
+        raise InvalidArgument(f"no source given to copy chunk {describe(chunk_id, version)} from")
+    errors = []
+    for source in sources:
+        writer = store.begin(chunk_id, version)
+        try:
+            stub = pb_grpc.ChunkServerStub(peers.get(source))
+            offset = 0
+            request = pb.ReadChunkRequest(chunk_id=chunk_id, version=version)
+            for reply in stub.ReadChunk(request, timeout=REPLICATE_TIMEOUT):
+                writer.write(offset, reply.data)
+                offset += len(reply.data)
+                on_bytes(len(reply.data))
+            return writer.commit()
+        except grpc.RpcError as error:
+            writer.abort()
+            errors.append(f"{source}: {error.code().name} {error.details()}")
+        except BaseException:
+            writer.abort()
+            raise
+    raise Unavailable(f"could not copy chunk {describe(chunk_id, version)} from any source: "
+                      + "; ".join(errors))
+
+
+class ChunkService(pb_grpc.ChunkServerServicer):
+    """The RPC handlers; the store does the disk work, this class the streaming and chaining."""
+
+    def __init__(self, store: ChunkStore, metrics: ChunkServerMetrics, peers: Channels,
+                 address: Callable[[], str], status: Callable[[], pb.ChunkServerStatus]):
+        self.store = store
+        self.metrics = metrics
+        self.peers = peers
+        self._address = address
+        self._status = status
+        self._active = 0
+        self._active_lock = threading.Lock()
+
+    @property
+    def active_operations(self) -> int:
+        return self._active
+
+    def _track(self, delta: int) -> None:
+        with self._active_lock:
+            self._active += delta
+
+    # ------------------------------------------------------------ write chain
+
+    def WriteChunk(self, request_iterator, context):  # noqa: N802 (gRPC API)
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("body") != "header":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "WriteChunk must start with a header message")
+        header = first.header
+        self._track(1)
+        try:
+            reply = self._write(header, request_iterator, context)
+        except ChainFailure as failure:
+            log.warning("chunk write failed", extra=kv(
+                chunk=describe(header.chunk_id, header.version), failed_server=failure.server,
+                error=str(failure)))
+            context.set_trailing_metadata(((FAILED_SERVER_KEY, failure.server),))
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(failure))
+        except InvalidArgument as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        finally:
+            self._track(-1)
+        return reply
+
+    def _write(self, header: pb.WriteChunkHeader, frames, context) -> pb.WriteChunkReply:
+        me = self._address()
+        try:
+            writer = self.store.begin(header.chunk_id, header.version, header.base_version)
+        except (MooseNGError, OSError) as error:
+            if isinstance(error, DataLoss):
+                self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
+            raise ChainFailure(me, f"chunk server {me} cannot start version {header.version} of "
+                                   f"chunk {header.chunk_id:016x}: {error}") from None
+        forwarder = None
+        stored = False
+        try:
+            if header.chain:
+                following = pb.WriteChunkHeader()
+                following.CopyFrom(header)
+                del following.chain[:]
+                following.chain.extend(header.chain[1:])
+                forwarder = _Forwarder(self.peers.get(header.chain[0]), header.chain[0],
+                                       following, context.time_remaining())
+                context.add_callback(forwarder.cancel)
+            if header.truncate:
+                writer.truncate(header.truncate_length)
+            offset = header.offset
+            for frame in frames:
+                data = frame.data
+                if forwarder:
+                    forwarder.send(frame)
+                writer.write(offset, data)
+                offset += len(data)
+                self.metrics.bytes_written.inc(len(data))
+            if forwarder:
+                forwarder.send(None)
+            copy = writer.commit()
+            stored = True
+        except DataLoss as error:
+            self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
+            raise ChainFailure(me, f"chunk server {me}: {error}") from None
+        except (InvalidArgument, ChainFailure):
+            raise
+        except (MooseNGError, OSError) as error:
+            raise ChainFailure(me, f"chunk server {me} could not store the chunk: {error}") \
+                from None
+        finally:
+            if not stored:
+                writer.abort()
+                if forwarder:
+                    forwarder.cancel()
+        written = [self.store.server_id]
+        if forwarder:
+            written.extend(forwarder.result().written_ids)
+        return pb.WriteChunkReply(chunk_length=copy.length, written_ids=written)
+
+    # ------------------------------------------------------------ reads
+
+    def ReadChunk(self, request, context):  # noqa: N802 (gRPC API)
+        self._track(1)
+        try:
+            for data in self.store.read(request.chunk_id, request.version, request.offset,
+                                        request.length):
+                self.metrics.bytes_read.inc(len(data))
+                yield pb.ReadChunkReply(data=data)
+        except DataLoss as error:
+            self.store.drop_damaged(request.chunk_id, request.version, str(error))
+            abort(context, error)
+        except MooseNGError as error:
+            abort(context, error)
+        finally:
+            self._track(-1)
+
+    # ------------------------------------------------------------ maintenance
+
+    @servicer_errors
+    def ReplicateChunk(self, request, context):  # noqa: N802 (gRPC API)
+        copy = pull(self.store, self.peers, request.chunk_id, request.version,
+                    list(request.sources), self.metrics.bytes_written.inc)
+        self.metrics.replications.inc()
+        return pb.ChunkRef(chunk_id=copy.chunk_id, version=copy.version, length=copy.length)
+
+    @servicer_errors
+    def DeleteChunk(self, request, context):  # noqa: N802 (gRPC API)
+        self.store.delete(request.chunk_id, request.version)
+        return pb.Empty()
+
+    @servicer_errors
+    def VerifyChunk(self, request, context):  # noqa: N802 (gRPC API)
+        bad = self.store.verify_or_drop(request.chunk_id, request.version)
+        return pb.VerifyChunkReply(valid=not bad, bad_blocks=bad)
+
+    def GetStatus(self, request, context):  # noqa: N802 (gRPC API)
+        return self._status()

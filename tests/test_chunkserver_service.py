@@ -1,0 +1,250 @@
+"""Two real chunk servers in one process, talking through real gRPC channels: the write chain,
+reads with CRC checks, replication between them, and the HTTP side. No master is needed for
+the data path, so the master address points at a port nobody listens on."""
+
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+
+from mooseng.chunkserver.config import ChunkServerConfig
+from mooseng.chunkserver.server import ChunkServerDaemon
+from mooseng.chunkserver.service import FAILED_SERVER_KEY
+from mooseng.common.rpc import FRAME, OPTIONS
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
+        time.sleep(0.02)
+
+
+def pattern(n: int, seed: int = 0) -> bytes:
+    unit = bytes((i * 7 + seed) % 251 for i in range(251 * 16))
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def start_chunkserver(data_dir, master: str, **settings) -> ChunkServerDaemon:
+    config = ChunkServerConfig(data_dir=str(data_dir), master=master, port=0, http_port=0,
+                               scrub_interval=0.0, **settings)
+    daemon = ChunkServerDaemon(config)
+    daemon.start()
+    return daemon
+
+
+@pytest.fixture
+def pair(tmp_path):
+    master = f"127.0.0.1:{free_port()}"
+    servers = [start_chunkserver(tmp_path / f"cs{i}", master) for i in (1, 2)]
+    channels = []
+
+    def stub(server):
+        channel = grpc.insecure_channel(server.address, options=OPTIONS)
+        channels.append(channel)
+        return pb_grpc.ChunkServerStub(channel)
+
+    yield servers, stub
+    for channel in channels:
+        channel.close()
+    for server in servers:
+        server.stop()
+
+
+def write_chunk(stub, data: bytes, chunk_id: int, version: int, chain=(), base=0, offset=0,
+                timeout=30.0):
+    header = pb.WriteChunkHeader(chunk_id=chunk_id, version=version, base_version=base,
+                                 offset=offset, chain=list(chain))
+    frames = [pb.WriteChunkRequest(header=header)]
+    frames += [pb.WriteChunkRequest(data=data[i:i + FRAME]) for i in range(0, len(data), FRAME)]
+    return stub.WriteChunk(iter(frames), timeout=timeout)
+
+
+def read_chunk(stub, chunk_id, version, offset=0, length=0) -> bytes:
+    request = pb.ReadChunkRequest(chunk_id=chunk_id, version=version, offset=offset,
+                                  length=length)
+    return b"".join(reply.data for reply in stub.ReadChunk(request, timeout=30))
+
+
+def metric(server, name: str) -> float:
+    return server.registry.get_sample_value(name) or 0.0
+
+
+def test_chained_write_lands_on_both_servers_and_reads_back(pair):
+    (cs1, cs2), stub = pair
+    data = pattern(3 * FRAME + 12345)
+    reply = write_chunk(stub(cs1), data, 0x77, 5, chain=[cs2.address])
+    assert list(reply.written_ids) == [cs1.store.server_id, cs2.store.server_id]
+    assert reply.chunk_length == len(data)
+    for server in (cs1, cs2):
+        assert server.store.has(0x77, 5)
+        assert read_chunk(stub(server), 0x77, 5) == data
+    assert read_chunk(stub(cs2), 0x77, 5, FRAME - 3, 100000) == data[FRAME - 3:FRAME + 99997]
+    assert metric(cs1, "mooseng_chunkserver_bytes_written_total") == len(data)
+    assert metric(cs2, "mooseng_chunkserver_bytes_read_total") == len(data) + 100000
+
+
+def test_new_version_from_base_through_the_chain(pair):
+    (cs1, cs2), stub = pair
+    base = pattern(200000)
+    write_chunk(stub(cs1), base, 9, 1, chain=[cs2.address])
+    reply = write_chunk(stub(cs1), b"NEW" * 1000, 9, 2, chain=[cs2.address], base=1,
+                        offset=150000)
+    assert reply.chunk_length == 200000
+    want = base[:150000] + b"NEW" * 1000 + base[153000:]
+    for server in (cs1, cs2):
+        assert read_chunk(stub(server), 9, 2) == want
+        assert read_chunk(stub(server), 9, 1) == base
+
+
+def test_truncate_through_the_chain(pair):
+    (cs1, cs2), stub = pair
+    write_chunk(stub(cs1), pattern(300000), 4, 1, chain=[cs2.address])
+    header = pb.WriteChunkHeader(chunk_id=4, version=2, base_version=1, chain=[cs2.address],
+                                 truncate=True, truncate_length=1000)
+    reply = stub(cs1).WriteChunk(iter([pb.WriteChunkRequest(header=header)]), timeout=10)
+    assert reply.chunk_length == 1000
+    assert read_chunk(stub(cs2), 4, 2) == pattern(1000)
+
+
+def test_failed_downstream_server_is_named(pair):
+    (cs1, cs2), stub = pair
+    dead = f"127.0.0.1:{free_port()}"
+    with pytest.raises(grpc.RpcError) as caught:
+        write_chunk(stub(cs1), pattern(FRAME), 10, 1, chain=[cs2.address, dead])
+    error = caught.value
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert dict(error.trailing_metadata())[FAILED_SERVER_KEY] == dead
+    assert dead in error.details()
+
+
+def test_missing_base_version_blames_that_server(pair):
+    (cs1, cs2), stub = pair
+    write_chunk(stub(cs1), b"only here", 11, 1)
+    with pytest.raises(grpc.RpcError) as caught:
+        write_chunk(stub(cs1), b"x", 11, 2, chain=[cs2.address], base=1)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
+
+
+def test_write_must_start_with_a_header(pair):
+    (cs1, _), stub = pair
+    with pytest.raises(grpc.RpcError) as caught:
+        stub(cs1).WriteChunk(iter([pb.WriteChunkRequest(data=b"x")]), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_corrupt_copy_answers_data_loss_and_is_dropped(pair):
+    (cs1, _), stub = pair
+    data = pattern(300000)
+    write_chunk(stub(cs1), data, 12, 3)
+    chk, crc = cs1.store.paths(12, 3)
+    with open(chk, "r+b") as handle:
+        handle.seek(200000)
+        handle.write(b"\xff\xfe")
+    with pytest.raises(grpc.RpcError) as caught:
+        read_chunk(stub(cs1), 12, 3)
+    assert caught.value.code() == grpc.StatusCode.DATA_LOSS
+    assert "block 3" in caught.value.details()
+    assert not os.path.exists(chk) and not os.path.exists(crc)
+    assert metric(cs1, "mooseng_chunkserver_checksum_failures_total") == 1
+    _, _, damaged = cs1.reporter.take()
+    assert [(c.chunk_id, c.version) for c in damaged] == [(12, 3)]
+    with pytest.raises(grpc.RpcError) as caught:
+        read_chunk(stub(cs1), 12, 3)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_verify_chunk_finds_the_bad_block(pair):
+    (cs1, _), stub = pair
+    write_chunk(stub(cs1), pattern(5 * 65536), 13, 1)
+    request = pb.ChunkRequest(chunk_id=13, version=1)
+    assert stub(cs1).VerifyChunk(request, timeout=10).valid
+    chk, _ = cs1.store.paths(13, 1)
+    with open(chk, "r+b") as handle:
+        handle.seek(4 * 65536 + 1)
+        handle.write(b"!")
+    reply = stub(cs1).VerifyChunk(request, timeout=10)
+    assert not reply.valid and list(reply.bad_blocks) == [4]
+    assert not cs1.store.has(13, 1)
+
+
+def test_replicate_from_peer_skips_a_dead_source(pair):
+    (cs1, cs2), stub = pair
+    data = pattern(2 * FRAME + 7)
+    write_chunk(stub(cs1), data, 20, 4)
+    dead = f"127.0.0.1:{free_port()}"
+    request = pb.ReplicateChunkRequest(chunk_id=20, version=4, sources=[dead, cs1.address])
+    ref = stub(cs2).ReplicateChunk(request, timeout=30)
+    assert (ref.chunk_id, ref.version, ref.length) == (20, 4, len(data))
+    assert read_chunk(stub(cs2), 20, 4) == data
+    assert metric(cs2, "mooseng_chunkserver_replications_total") == 1
+    with pytest.raises(grpc.RpcError) as caught:
+        stub(cs2).ReplicateChunk(pb.ReplicateChunkRequest(chunk_id=21, version=1,
+                                                          sources=[cs1.address]), timeout=30)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert not cs2.store.has(21, 1)
+
+
+def test_delete_and_status(pair):
+    (cs1, _), stub = pair
+    write_chunk(stub(cs1), b"abc", 30, 1)
+    status = stub(cs1).GetStatus(pb.ChunkServerStatusRequest(), timeout=10)
+    assert (status.server_id, status.address, status.chunk_count) == \
+        (cs1.store.server_id, cs1.address, 1)
+    assert not status.registered
+    stub(cs1).DeleteChunk(pb.ChunkRequest(chunk_id=30, version=1), timeout=10)
+    stub(cs1).DeleteChunk(pb.ChunkRequest(chunk_id=30, version=1), timeout=10)
+    assert cs1.store.copies() == []
+
+
+def http_get(server, path):
+    try:
+        with urllib.request.urlopen(f"http://{server.http_address}{path}", timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_http_health_ready_metrics_and_ports_file(pair):
+    (cs1, _), _ = pair
+    code, body = http_get(cs1, "/ready")
+    assert code == 200 and json.loads(body)["ready"]
+    health = wait_for(lambda: (lambda h: h if "cannot reach" in h["checks"][0]["message"]
+                               else None)(json.loads(http_get(cs1, "/health")[1])),
+                      "the master check to report the unreachable master")
+    assert health["status"] == "degraded"
+    assert {c["name"]: c["status"] for c in health["checks"]} == \
+        {"master": "degraded", "storage": "healthy"}
+    code, text = http_get(cs1, "/metrics")
+    for name in ("mooseng_chunkserver_bytes_written_total", "mooseng_chunkserver_chunks_stored",
+                 "mooseng_chunkserver_disk_space_total_bytes", "mooseng_build_info"):
+        assert name in text
+    with open(os.path.join(cs1.store.data_dir, "ports.json")) as handle:
+        assert json.load(handle) == {"grpc": cs1.port, "http": cs1.http_port}
+
+
+def test_grpc_health_service(pair):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    (cs1, _), _ = pair
+    with grpc.insecure_channel(cs1.address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="mooseng.v1.ChunkServer"), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
