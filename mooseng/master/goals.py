@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 from mooseng.master import placement
 from mooseng.master.placement import MAINTENANCE, ONLINE, Candidate
@@ -25,7 +25,7 @@ class ChunkView:
     chunk_id: int
     version: int                 # current committed version; 0 = not in the metadata
     goal: int
-    copies: Mapping[str, int]    # server_id -> version of the copy it holds
+    copies: Mapping[str, Collection[int]]   # server_id -> versions of the copies it holds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,19 +69,19 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
         protected = leases.get(chunk.chunk_id, ())
         if not chunk.version:
             if act:
-                for sid, version in chunk.copies.items():
+                for sid, version in _each(chunk):
                     if version not in protected and state(sid) == ONLINE:
                         result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
                                                      reason="unknown chunk"))
             continue
         result.chunks += 1
-        valid = [sid for sid, version in chunk.copies.items()
-                 if version == chunk.version and state(sid) in (ONLINE, MAINTENANCE)]
+        valid = [sid for sid, versions in chunk.copies.items()
+                 if chunk.version in versions and state(sid) in (ONLINE, MAINTENANCE)]
         if not valid:
             result.missing += 1
             continue
         if act:
-            for sid, version in chunk.copies.items():
+            for sid, version in _each(chunk):
                 if version != chunk.version and version not in protected \
                         and state(sid) == ONLINE:
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
@@ -101,6 +101,11 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
                                                  reason="over goal"))
     return result
+
+
+def _each(chunk: ChunkView) -> list[tuple[str, int]]:
+    return [(sid, version) for sid, versions in chunk.copies.items()
+            for version in sorted(versions)]
 
 
 def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candidate],

@@ -1,0 +1,517 @@
+"""The master's runtime: metadata changed through the changelog, plus what is only in memory
+(chunk servers, where the copies are, write leases, queued commands).
+
+One lock guards everything; a call applies and appends under it, then waits for the fsync
+outside it so concurrent callers share one fsync. Every reply, reads included, waits until the
+metadata version it saw is durable, so no client ever observes something a crash could undo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import threading
+import time
+
+from mooseng.common.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from mooseng.common.log import kv
+from mooseng.master import goals, placement
+from mooseng.master.changelog import Changelog, apply, recover, state_json, write_snapshot
+from mooseng.master.namespace import Inode, Namespace
+from mooseng.master.placement import MAINTENANCE, OFFLINE, ONLINE, Candidate
+
+log = logging.getLogger("mooseng.master")
+
+ID_BATCH = 10000          # counter values reserved per changelog entry
+LEASE_SECONDS = 60.0      # a write (allocate .. commit) must finish within this
+
+
+@dataclasses.dataclass(frozen=True)
+class AttrView:
+    """An immutable copy of an inode's attributes, safe to use outside the lock."""
+    inode: int
+    type: str
+    size: int
+    goal: int
+    mtime: float
+    ctime: float
+    nlink: int
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPlace:
+    index: int
+    chunk_id: int
+    version: int
+    length: int
+    servers: tuple[tuple[str, str], ...]      # (server_id, address) of valid copies
+
+
+@dataclasses.dataclass(frozen=True)
+class Allocation:
+    chunk_id: int
+    version: int
+    base_version: int
+    chain: tuple[tuple[str, str], ...]        # (server_id, address)
+    lease_id: int
+    chunk_length: int
+
+
+@dataclasses.dataclass
+class Server:
+    server_id: str
+    address: str
+    http_address: str
+    labels: dict[str, str]
+    capacity: int
+    used: int
+    last_seen: float          # monotonic
+    last_heartbeat: float     # wall clock, for display
+    online: bool = True
+    maintenance: bool = False
+    commands: list[goals.Action] = dataclasses.field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if self.maintenance:
+            return MAINTENANCE
+        return ONLINE if self.online else OFFLINE
+
+
+@dataclasses.dataclass
+class Lease:
+    chunk_id: int
+    version: int
+    expires: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: str
+    chunk_size: int
+    default_goal: int = 2
+    heartbeat_interval: float = 1.0
+    offline_timeout: float = 10.0
+    replication_limit: int = 4
+    snapshot_every: int = 10000
+
+
+class MasterCore:
+    def __init__(self, settings: Settings, clock=time.monotonic, wall=time.time):
+        self.settings = settings
+        self.clock, self.wall = clock, wall
+        self.lock = threading.RLock()
+        self.state: Namespace | None = None
+        self.changelog: Changelog | None = None
+        self.servers: dict[str, Server] = {}
+        self.copies: dict[int, dict[str, set[int]]] = {}   # chunk_id -> {server: versions}
+        self.server_chunks: dict[str, set[int]] = {}
+        self.leases: dict[int, Lease] = {}
+        self.replicating: dict[tuple[int, str], float] = {}   # (chunk, target) -> issued at
+        self.replications_issued = 0
+        self.next_id = 1
+        self.snapshot_version = 0
+        self.failed: str | None = None
+        self._snapshot_thread: threading.Thread | None = None
+        self._lease_ids = 0
+        self._rng = random.Random()
+        self.started = clock()
+
+    # ------------------------------------------------------------------ life cycle
+
+    def open(self) -> int:
+        """Recover the metadata from the data dir; returns the number of entries replayed."""
+        os.makedirs(self.settings.data_dir, exist_ok=True)
+        state, replayed = recover(self.settings.data_dir, self.settings.chunk_size)
+        self.state = state
+        self.snapshot_version = state.version - replayed
+        self.next_id = state.reserved + 1
+        self.changelog = Changelog(self.settings.data_dir, state.version + 1)
+        self.started = self.clock()
+        if state.version == 0:
+            with self.lock:
+                self._apply("init", chunk_size=self.settings.chunk_size)
+                version = state.version
+            self._wait(version)
+        elif state.chunk_size != self.settings.chunk_size:
+            log.warning("chunk size differs from the setting; keeping the metadata's",
+                        extra=kv(metadata_chunk_size=state.chunk_size,
+                                 setting=self.settings.chunk_size))
+        return replayed
+
+    def close(self, snapshot: bool = True) -> None:
+        """Stop persisting; with snapshot=True write a final snapshot first (clean stop)."""
+        thread = self._snapshot_thread
+        if thread:
+            thread.join()
+        with self.lock:
+            if self.changelog is None:
+                return
+            if snapshot and not self.failed and self.state.version > self.snapshot_version:
+                version = self.state.version
+                self.changelog.rotate(version + 1)
+                write_snapshot(self.settings.data_dir, state_json(self.state))
+                self.changelog.prune(version)
+                self.snapshot_version = version
+            self.changelog.close()
+            self.changelog = None
+
+    @property
+    def chunk_size(self) -> int:
+        return self.state.chunk_size
+
+    # ------------------------------------------------------------------ persistence core
+
+    def _apply(self, op: str, **args):
+        """Apply one entry and append it to the changelog (caller holds the lock)."""
+        if self.failed:
+            raise Unavailable(f"metadata is read-only: {self.failed}")
+        if self.changelog is None:
+            raise Unavailable("the master is shutting down")
+        entry = {"op": op, "t": round(self.wall(), 6), **args}
+        version = self.state.version + 1
+        result = apply(self.state, dict(entry, v=version))
+        try:
+            self.changelog.append(version, entry)
+        except OSError as error:
+            self.failed = f"changelog write failed: {error}"
+            log.error("changelog write failed; refusing further changes",
+                      extra=kv(error=error))
+            raise Unavailable(f"metadata is read-only: {self.failed}") from None
+        if version - self.snapshot_version >= self.settings.snapshot_every:
+            self._start_snapshot()
+        return result
+
+    def _wait(self, version: int) -> None:
+        try:
+            self.changelog.wait_durable(version) if self.changelog else None
+        except OSError as error:
+            self.failed = str(error)
+            raise Unavailable(f"metadata is read-only: {error}") from None
+
+    def _start_snapshot(self) -> None:
+        if self._snapshot_thread and self._snapshot_thread.is_alive():
+            return
+        version, text = self.state.version, state_json(self.state)
+        self.changelog.rotate(version + 1)
+
+        def write():
+            try:
+                write_snapshot(self.settings.data_dir, text)
+                with self.lock:
+                    if self.changelog:
+                        self.changelog.prune(version)
+                    self.snapshot_version = version
+                log.info("snapshot written", extra=kv(version=version))
+            except OSError as error:
+                log.error("snapshot failed", extra=kv(version=version, error=error))
+
+        self.snapshot_version = version   # do not trigger again while this one is written
+        self._snapshot_thread = threading.Thread(target=write, name="snapshot", daemon=True)
+        self._snapshot_thread.start()
+
+    def _next_ids(self, count: int) -> list[int]:
+        """Counter values for chunk ids / versions, reserving (and logging) a batch first."""
+        last = self.next_id + count - 1
+        if last > self.state.reserved:
+            self._apply("reserve", upto=last + ID_BATCH)
+        ids = list(range(self.next_id, last + 1))
+        self.next_id = last + 1
+        return ids
+
+    # ------------------------------------------------------------------ views
+
+    def _view(self, node: Inode) -> AttrView:
+        nlink = (2 + sum(1 for c in node.children.values() if self.state.inodes[c].is_dir)
+                 if node.is_dir else 1)
+        return AttrView(node.inode, node.type, node.size,
+                        self.state.effective_goal(node, self.settings.default_goal),
+                        node.mtime, node.ctime, nlink, node.name)
+
+    def _valid_holders(self, chunk_id: int, version: int, states=(ONLINE, MAINTENANCE)):
+        holders = []
+        for sid, held in self.copies.get(chunk_id, {}).items():
+            server = self.servers.get(sid)
+            if version in held and server and server.state in states:
+                holders.append(server)
+        holders.sort(key=lambda s: (s.state != ONLINE, s.server_id))
+        return holders
+
+    def candidates(self) -> dict[str, Candidate]:
+        return {s.server_id: Candidate(s.server_id, s.state, s.capacity, s.used,
+                                       len(self.server_chunks.get(s.server_id, ())), s.labels)
+                for s in self.servers.values()}
+
+    # ------------------------------------------------------------------ namespace
+
+    def _read(self, build):
+        with self.lock:
+            result = build()
+            version = self.state.version
+        self._wait(version)
+        return result
+
+    def _write(self, op: str, build, check=None, **args):
+        """Apply + log `op`; `check()` runs first under the lock and may add arguments."""
+        with self.lock:
+            if check:
+                args.update(check())
+            result = build(self._apply(op, **args))
+            version = self.state.version
+        self._wait(version)
+        return result
+
+    def getattr(self, path: str) -> AttrView:
+        return self._read(lambda: self._view(self.state.lookup(path)))
+
+    def mkdir(self, path: str, parents: bool) -> AttrView:
+        return self._write("mkdir", self._view, path=path, parents=parents)
+
+    def create(self, path: str, exclusive: bool, goal: int) -> AttrView:
+        def check():
+            return {"goal": goal or self.state.goal_for_new_file(path,
+                                                                 self.settings.default_goal)}
+        return self._write("create", self._view, check, path=path, exclusive=exclusive)
+
+    def remove(self, path: str, recursive: bool) -> int:
+        return self._write("remove", len, path=path, recursive=recursive)
+
+    def rename(self, source: str, destination: str) -> AttrView:
+        return self._write("rename", lambda result: self._view(result[0]),
+                           src=source, dst=destination)
+
+    def readdir(self, path: str, start_after: str, limit: int) -> tuple[list[AttrView], bool]:
+        def build():
+            nodes, more = self.state.list_dir(path, start_after, limit or 1000)
+            return [self._view(n) for n in nodes], more
+        return self._read(build)
+
+    def set_goal(self, path: str, goal: int, recursive: bool) -> int:
+        if goal < 1:
+            raise InvalidArgument(f"goal must be at least 1, got {goal}")
+
+        def check():
+            registered = len(self.servers)
+            if goal > registered:
+                raise ResourceExhausted(f"goal {goal} is larger than the number of registered "
+                                        f"chunk servers ({registered})")
+            return {}
+        return self._write("setgoal", int, check, path=path, goal=goal, recursive=recursive)
+
+    def truncate(self, inode: int, size: int) -> AttrView:
+        return self._write("truncate", lambda result: self._view(result[0]),
+                           inode=inode, size=size)
+
+    # ------------------------------------------------------------------ chunks
+
+    def get_chunks(self, inode: int, first: int, count: int) -> tuple[AttrView, list[ChunkPlace]]:
+        def build():
+            node = self.state.get_file(inode)
+            places = []
+            for index in sorted(node.chunks):
+                if index < first or (count and index >= first + count):
+                    continue
+                chunk = self.state.chunks[node.chunks[index]]
+                holders = self._valid_holders(chunk.chunk_id, chunk.version)
+                places.append(ChunkPlace(index, chunk.chunk_id, chunk.version, chunk.length,
+                                         tuple((s.server_id, s.address) for s in holders)))
+            return self._view(node), places
+        return self._read(build)
+
+    def allocate(self, inode: int, index: int, exclude: list[str]) -> Allocation:
+        """A new version (and for a new chunk, a new id) plus the chain to write it to."""
+        excluded = set(exclude)
+        with self.lock:
+            node = self.state.get_file(inode)
+            chunk_id = node.chunks.get(index)
+            if chunk_id is not None:
+                chunk = self.state.chunks[chunk_id]
+                chain = [s for s in self._valid_holders(chunk_id, chunk.version, (ONLINE,))
+                         if s.server_id not in excluded]
+                if not chain:
+                    raise Unavailable(f"no online chunk server holds chunk {chunk_id} version "
+                                      f"{chunk.version}"
+                                      + (f" (excluded: {', '.join(sorted(excluded))})"
+                                         if excluded else ""))
+                (version,) = self._next_ids(1)
+                base, length = chunk.version, chunk.length
+            else:
+                chosen = placement.choose(self.candidates().values(), node.goal, excluded,
+                                          minimum=1, rng=self._rng)
+                chain = [self.servers[sid] for sid in chosen]
+                chunk_id, version = self._next_ids(2)
+                base, length = 0, 0
+            self._lease_ids += 1
+            lease_id = self._lease_ids
+            self.leases[lease_id] = Lease(chunk_id, version, self.clock() + LEASE_SECONDS)
+            reply = Allocation(chunk_id, version, base,
+                               tuple((s.server_id, s.address) for s in chain), lease_id, length)
+            seen = self.state.version
+        self._wait(seen)
+        return reply
+
+    def commit(self, inode: int, index: int, chunk_id: int, version: int, lease_id: int,
+               server_ids: list[str], length: int, file_size: int, truncate: bool) -> AttrView:
+        if not server_ids:
+            raise InvalidArgument("commit needs the ids of the servers that stored the data")
+        with self.lock:
+            node, _ = self._apply("commit", inode=inode, index=index, chunk_id=chunk_id,
+                                  version=version, length=length, file_size=file_size,
+                                  truncate=truncate)
+            for sid in dict.fromkeys(server_ids):
+                self._add_copy(chunk_id, sid, version)
+            self.leases.pop(lease_id, None)
+            reply = self._view(node)
+            seen = self.state.version
+        self._wait(seen)
+        return reply
+
+    # ------------------------------------------------------------------ chunk servers
+
+    def _add_copy(self, chunk_id: int, server_id: str, version: int) -> None:
+        self.copies.setdefault(chunk_id, {}).setdefault(server_id, set()).add(version)
+        self.server_chunks.setdefault(server_id, set()).add(chunk_id)
+
+    def _drop_copy(self, chunk_id: int, server_id: str, version: int | None = None) -> None:
+        """Forget one version (or with version=None every version) held by a server."""
+        held = self.copies.get(chunk_id)
+        if held is None or server_id not in held:
+            return
+        versions = held[server_id]
+        versions.discard(version) if version is not None else versions.clear()
+        if versions:
+            return
+        del held[server_id]
+        if not held:
+            del self.copies[chunk_id]
+        self.server_chunks.get(server_id, set()).discard(chunk_id)
+
+    def register(self, server_id: str, address: str, http_address: str, labels: dict,
+                 capacity: int, used: int, chunks: list[tuple[int, int]]) -> None:
+        """(Re)register a server; its full report replaces what the master knew of it."""
+        if not server_id or not address:
+            raise InvalidArgument("register needs server_id and address")
+        with self.lock:
+            old = self.servers.get(server_id)
+            for chunk_id in list(self.server_chunks.get(server_id, ())):
+                self._drop_copy(chunk_id, server_id)
+            self.server_chunks[server_id] = set()
+            for chunk_id, version in chunks:
+                self._add_copy(chunk_id, server_id, version)
+            for key in [k for k in self.replicating if k[1] == server_id]:
+                del self.replicating[key]
+            self.servers[server_id] = Server(server_id, address, http_address, dict(labels),
+                                             capacity, used, self.clock(), self.wall(),
+                                             maintenance=bool(old and old.maintenance))
+        log.info("chunk server registered",
+                 extra=kv(server=server_id, address=address, chunks=len(chunks),
+                          again=old is not None))
+
+    def heartbeat(self, server_id: str, capacity: int, used: int,
+                  added: list[tuple[int, int]], removed: list[tuple[int, int]],
+                  damaged: list[tuple[int, int]]) -> tuple[list[goals.Action], bool]:
+        """Returns (commands for the server, reregister)."""
+        with self.lock:
+            server = self.servers.get(server_id)
+            if server is None:
+                return [], True
+            server.capacity, server.used = capacity, used
+            server.last_seen, server.last_heartbeat = self.clock(), self.wall()
+            if not server.online:
+                server.online = True
+                log.info("chunk server back online", extra=kv(server=server_id))
+            for chunk_id, version in added:
+                self._add_copy(chunk_id, server_id, version)
+                self.replicating.pop((chunk_id, server_id), None)
+            for chunk_id, version in list(removed) + list(damaged):
+                self._drop_copy(chunk_id, server_id, version)
+            for chunk_id, version in damaged:
+                log.warning("chunk copy reported damaged",
+                            extra=kv(server=server_id, chunk=chunk_id, version=version))
+            commands, server.commands = server.commands, []
+            return commands, False
+
+    def set_maintenance(self, server_id: str, enabled: bool) -> None:
+        with self.lock:
+            server = self.servers.get(server_id)
+            if server is None:
+                known = ", ".join(sorted(self.servers)) or "none"
+                raise NotFound(f"no chunk server with id {server_id!r} (known: {known})")
+            server.maintenance = enabled
+            if not enabled:
+                server.online = (self.clock() - server.last_seen
+                                 <= self.settings.offline_timeout)
+        log.info("maintenance mode", extra=kv(server=server_id, enabled=enabled))
+
+    def address_of(self, server_id: str) -> str:
+        server = self.servers.get(server_id)
+        return server.address if server else ""
+
+    # ------------------------------------------------------------------ background work
+
+    def _chunk_views(self) -> list[goals.ChunkView]:
+        views = []
+        for chunk_id, chunk in self.state.chunks.items():
+            goal = self.state.inodes[chunk.inode].goal
+            views.append(goals.ChunkView(chunk_id, chunk.version, goal,
+                                         self.copies.get(chunk_id, {})))
+        for chunk_id, held in self.copies.items():
+            if chunk_id not in self.state.chunks:
+                views.append(goals.ChunkView(chunk_id, 0, 0, held))
+        return views
+
+    def _lease_versions(self) -> dict[int, set[int]]:
+        versions: dict[int, set[int]] = {}
+        for lease in self.leases.values():
+            versions.setdefault(lease.chunk_id, set()).add(lease.version)
+        return versions
+
+    def counts(self) -> goals.Plan:
+        with self.lock:
+            return goals.plan(self._chunk_views(), self.candidates(), act=False)
+
+    def replication_timeout(self) -> float:
+        return max(5.0, 10 * self.settings.heartbeat_interval)
+
+    def tick(self) -> goals.Plan:
+        """Mark silent servers offline, expire leases and replications, queue commands."""
+        now = self.clock()
+        settings = self.settings
+        with self.lock:
+            for server in self.servers.values():
+                if server.online and not server.maintenance \
+                        and now - server.last_seen > settings.offline_timeout:
+                    server.online = False
+                    log.warning("chunk server offline: no heartbeat",
+                                extra=kv(server=server.server_id, address=server.address,
+                                         silent_seconds=round(now - server.last_seen, 1)))
+            for lease_id in [i for i, l in self.leases.items() if l.expires < now]:
+                del self.leases[lease_id]
+            timeout = self.replication_timeout()
+            for key in [k for k, t in self.replicating.items() if now - t > timeout]:
+                del self.replicating[key]
+            replicating: dict[int, set[str]] = {}
+            busy: dict[str, int] = {}
+            for chunk_id, target in self.replicating:
+                replicating.setdefault(chunk_id, set()).add(target)
+                busy[target] = busy.get(target, 0) + 1
+            grace = 2 * settings.heartbeat_interval + 2.0
+            result = goals.plan(self._chunk_views(), self.candidates(),
+                                leases=self._lease_versions(), replicating=replicating,
+                                busy=busy, limit=settings.replication_limit,
+                                act=now - self.started >= grace, rng=self._rng)
+            for action in result.actions:
+                server = self.servers[action.server_id]
+                server.commands.append(action)
+                if action.type == goals.DELETE:
+                    self._drop_copy(action.chunk_id, action.server_id, action.version)
+                else:
+                    self.replicating[(action.chunk_id, action.server_id)] = now
+                    self.replications_issued += 1
+                    log.info("replication scheduled",
+                             extra=kv(chunk=action.chunk_id, version=action.version,
+                                      target=action.server_id, source=action.sources[0]))
+            return result

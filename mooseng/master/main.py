@@ -1,0 +1,57 @@
+"""`mooseng-master`: load the settings and run MasterServer until SIGTERM/SIGINT."""
+
+import dataclasses
+
+from mooseng import CHUNK_SIZE
+from mooseng.common import config as cfg
+from mooseng.common import daemon
+from mooseng.common import log as logsetup
+from mooseng.common.config import ConfigError, setting
+
+
+@dataclasses.dataclass
+class MasterConfig:
+    data_dir: str = setting("", "directory for the changelog, snapshots and ports.json",
+                            required=True)
+    host: str = setting("127.0.0.1", "address to listen on (0.0.0.0 in containers)")
+    port: int = setting(9421, "gRPC port (0 = pick a free one)")
+    http_port: int = setting(9423, "HTTP port for /health, /ready, /metrics (0 = free one)")
+    heartbeat_interval: float = setting(1.0, "seconds between chunk server heartbeats")
+    offline_timeout: float = setting(10.0, "seconds without heartbeat before a chunk server "
+                                           "is marked offline")
+    chunk_size: int = setting(CHUNK_SIZE, "chunk size for a new file system", kind="size")
+    default_goal: int = setting(2, "copies of each chunk for files without an explicit goal")
+    snapshot_every: int = setting(10000, "write a metadata snapshot every N changelog entries")
+    replication_limit: int = setting(4, "max concurrent replications per chunk server")
+    log_level: str = setting("info", "debug, info, warning or error")
+
+
+def validate(config: MasterConfig) -> MasterConfig:
+    if config.chunk_size < 64 * 1024 or config.chunk_size % (64 * 1024):
+        raise ConfigError(f"bad value for 'chunk_size': {config.chunk_size} must be a positive "
+                          "multiple of 64KiB")
+    for name in ("default_goal", "snapshot_every", "replication_limit"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"bad value for '{name}': must be at least 1")
+    if config.heartbeat_interval <= 0 or config.offline_timeout <= config.heartbeat_interval:
+        raise ConfigError("bad value for 'offline_timeout': must be larger than "
+                          f"heartbeat_interval ({config.heartbeat_interval})")
+    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"bad value for 'log_level': {config.log_level!r} "
+                          "(use debug, info, warning or error)")
+    return config
+
+
+def main(argv=None) -> int:
+    def build():
+        from mooseng.master.server import MasterServer
+        config = validate(cfg.load(MasterConfig, argv, prog="mooseng-master",
+                                   description="MooseNG metadata master"))
+        logsetup.setup("master", config.log_level)
+        return MasterServer(config)
+
+    return daemon.run("mooseng-master", build)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

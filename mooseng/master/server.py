@@ -1,0 +1,180 @@
+"""MasterServer: the master daemon as an object (start/stop), so tests can run it in-process.
+
+It wires MasterCore to the gRPC services, the HTTP health/metrics server and a background loop
+that detects silent chunk servers and schedules replication and deletion.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+
+from mooseng.common import rpc
+from mooseng.common.log import kv
+from mooseng.common.observability import Check, ObservabilityServer, new_registry, overall
+from mooseng.master.changelog import CorruptMetadata
+from mooseng.master.core import MasterCore, Settings
+from mooseng.master.metrics import MasterMetrics
+from mooseng.master.service import MasterService, RegistryService
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+log = logging.getLogger("mooseng.master")
+
+SERVICES = ["mooseng.v1.Master", "mooseng.v1.ChunkServerRegistry"]
+
+
+class MasterServer:
+    def __init__(self, config):
+        self.config = config
+        self.core = MasterCore(Settings(
+            data_dir=config.data_dir, chunk_size=config.chunk_size,
+            default_goal=config.default_goal, heartbeat_interval=config.heartbeat_interval,
+            offline_timeout=config.offline_timeout, replication_limit=config.replication_limit,
+            snapshot_every=config.snapshot_every))
+        self.registry = new_registry("master")
+        self.metrics = MasterMetrics(self.registry)
+        self.http = ObservabilityServer("master", "master", self.registry, self.checks,
+                                        self.ready)
+        self.grpc_server = None
+        self.health_servicer = None
+        self.port = 0
+        self.http_port = 0
+        self._serving = False
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._loop_thread: threading.Thread | None = None
+        self._replications_counted = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        config = self.config
+        try:
+            replayed = self.core.open()
+        except CorruptMetadata as error:
+            raise OSError(f"metadata in {config.data_dir} cannot be loaded: {error}") from None
+        server, health_servicer = rpc.make_server()
+        pb_grpc.add_MasterServicer_to_server(
+            MasterService(self.core, self.metrics, lambda: overall(self.checks())), server)
+        pb_grpc.add_ChunkServerRegistryServicer_to_server(
+            RegistryService(self.core, self._wake.set), server)
+        try:
+            port = server.add_insecure_port(f"{config.host}:{config.port}")
+        except RuntimeError as error:
+            raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
+        if not port:
+            raise OSError(f"cannot listen on {config.host}:{config.port}")
+        self.grpc_server, self.health_servicer, self.port = server, health_servicer, port
+        server.start()
+        self.http_port = self.http.start(config.host, config.http_port)
+        self._write_ports()
+        self._loop_thread = threading.Thread(target=self._loop, name="master-loop", daemon=True)
+        self._loop_thread.start()
+        self._serving = True
+        rpc.set_serving(health_servicer, SERVICES, True)
+        log.info("started", extra=kv(grpc_port=port, http_port=self.http_port, host=config.host,
+                                     data_dir=config.data_dir,
+                                     metadata_version=self.core.state.version,
+                                     replayed=replayed, chunk_size=self.core.chunk_size))
+
+    def stop(self, snapshot: bool = True) -> None:
+        """Clean stop; snapshot=False leaves the metadata as a crash would (tests use it)."""
+        self._serving = False
+        if self.health_servicer:
+            rpc.set_serving(self.health_servicer, SERVICES, False)
+        self._stopping.set()
+        self._wake.set()
+        if self.grpc_server:
+            self.grpc_server.stop(grace=2.0).wait()
+        if self._loop_thread:
+            self._loop_thread.join()
+        self.http.stop()
+        self.core.close(snapshot=snapshot)
+        log.info("stopped", extra=kv(metadata_version=self.core.state.version
+                                     if self.core.state else 0))
+
+    def _write_ports(self) -> None:
+        path = os.path.join(self.config.data_dir, "ports.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"grpc": self.port, "http": self.http_port}, handle)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ background loop
+
+    def _loop(self) -> None:
+        interval = max(0.05, min(0.5, self.config.heartbeat_interval / 2))
+        while not self._stopping.is_set():
+            try:
+                plan = self.core.tick()
+                self._update_gauges(plan)
+            except Exception:  # the loop must survive a bug in one pass
+                log.exception("background pass failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _update_gauges(self, plan) -> None:
+        metrics, core = self.metrics, self.core
+        with core.lock:
+            states = {"online": 0, "offline": 0, "maintenance": 0}
+            for server in core.servers.values():
+                states[server.state] += 1
+            issued = core.replications_issued
+            metrics.replications_pending.set(len(core.replicating))
+            metrics.changelog_version.set(core.state.version)
+            metrics.files.set(core.state.files)
+            metrics.directories.set(core.state.directories)
+        for state, count in states.items():
+            metrics.chunkservers.labels(state).set(count)
+        metrics.replications.inc(issued - self._replications_counted)
+        self._replications_counted = issued
+        metrics.chunks.set(plan.chunks)
+        metrics.undergoal.set(plan.undergoal)
+        metrics.overgoal.set(plan.overgoal)
+        metrics.missing.set(plan.missing)
+
+    # ------------------------------------------------------------------ health
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._serving:
+            return False, "metadata not loaded or gRPC not serving"
+        return True, f"metadata version {self.core.state.version} loaded, serving"
+
+    def checks(self) -> list[Check]:
+        core = self.core
+        if core.state is None:
+            return [Check("metadata", "critical", "metadata not loaded")]
+        counts = core.counts()
+        with core.lock:
+            servers = list(core.servers.values())
+            failed, version = core.failed, core.state.version
+        offline = [s for s in servers if s.state == "offline"]
+        if not servers:
+            chunkservers = Check("chunkservers", "degraded", "no chunk server registered")
+        elif offline:
+            names = ", ".join(f"{s.server_id} ({s.address})" for s in offline)
+            chunkservers = Check("chunkservers", "degraded",
+                                 f"{len(offline)} of {len(servers)} chunk servers offline: "
+                                 f"{names}")
+        else:
+            maintenance = sum(1 for s in servers if s.state == "maintenance")
+            chunkservers = Check("chunkservers", "healthy",
+                                 f"{len(servers) - maintenance} online, "
+                                 f"{maintenance} in maintenance")
+        if counts.undergoal:
+            replication = Check("replication", "degraded",
+                                f"{counts.undergoal} chunks under goal")
+        else:
+            replication = Check("replication", "healthy",
+                                f"every chunk at goal or above ({counts.overgoal} over goal)")
+        if counts.missing:
+            data = Check("data", "critical", f"{counts.missing} chunks have no valid copy")
+        else:
+            data = Check("data", "healthy", f"{counts.chunks} chunks readable")
+        if failed:
+            metadata = Check("metadata", "critical", failed)
+        else:
+            metadata = Check("metadata", "healthy", f"version {version}")
+        return [chunkservers, replication, data, metadata]

@@ -1,0 +1,212 @@
+"""gRPC adapters: the `Master` service (clients, CLI) and `ChunkServerRegistry` (chunk servers).
+
+They translate protobuf to MasterCore calls and back, count every namespace/chunk RPC in
+mooseng_master_metadata_operations_total{operation,status} and time it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Callable
+
+from mooseng import __version__
+from mooseng.common.errors import MooseNGError, servicer_errors
+from mooseng.master import goals
+from mooseng.master.core import AttrView, MasterCore
+from mooseng.master.metrics import MasterMetrics
+from mooseng.master.namespace import DIRECTORY
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+log = logging.getLogger("mooseng.master")
+
+_STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENANCE}
+
+
+def counted(method):
+    """Count and time one RPC under its method name; the status is the gRPC code name."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            return method(self, request, context)
+        except MooseNGError as error:
+            status = error.code.name.lower()
+            raise
+        except Exception:
+            status = "internal"
+            log.exception("unexpected error in %s", operation)
+            raise
+        finally:
+            self.metrics.operations.labels(operation, status).inc()
+            self.metrics.duration.labels(operation).observe(time.perf_counter() - start)
+
+    return wrapper
+
+
+class MasterService(pb_grpc.MasterServicer):
+    def __init__(self, core: MasterCore, metrics: MasterMetrics, health: Callable[[], str]):
+        self.core = core
+        self.metrics = metrics
+        self.health = health
+
+    def _attr(self, view: AttrView) -> pb.Attr:
+        return pb.Attr(inode=view.inode,
+                       type=pb.DIRECTORY if view.type == DIRECTORY else pb.FILE,
+                       size=view.size, goal=view.goal, mtime=view.mtime, ctime=view.ctime,
+                       nlink=view.nlink, name=view.name, chunk_size=self.core.chunk_size)
+
+    @servicer_errors
+    @counted
+    def GetAttr(self, request, context):
+        return pb.AttrReply(attr=self._attr(self.core.getattr(request.path)))
+
+    @servicer_errors
+    @counted
+    def Mkdir(self, request, context):
+        return pb.AttrReply(attr=self._attr(self.core.mkdir(request.path, request.parents)))
+
+    @servicer_errors
+    @counted
+    def Create(self, request, context):
+        view = self.core.create(request.path, request.exclusive, request.goal)
+        return pb.AttrReply(attr=self._attr(view))
+
+    @servicer_errors
+    @counted
+    def Remove(self, request, context):
+        self.core.remove(request.path, request.recursive)
+        return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def Rename(self, request, context):
+        view = self.core.rename(request.source, request.destination)
+        return pb.AttrReply(attr=self._attr(view))
+
+    @servicer_errors
+    @counted
+    def ReadDir(self, request, context):
+        views, more = self.core.readdir(request.path, request.start_after, request.limit)
+        return pb.ReadDirReply(entries=[self._attr(v) for v in views], more=more)
+
+    @servicer_errors
+    @counted
+    def SetGoal(self, request, context):
+        changed = self.core.set_goal(request.path, request.goal, request.recursive)
+        return pb.SetGoalReply(changed=changed)
+
+    @servicer_errors
+    @counted
+    def GetChunks(self, request, context):
+        view, places = self.core.get_chunks(request.inode, request.first_index, request.count)
+        return pb.GetChunksReply(attr=self._attr(view), chunks=[
+            pb.ChunkLocation(chunk_index=p.index, chunk_id=p.chunk_id, version=p.version,
+                             length=p.length, servers=[a for _, a in p.servers],
+                             server_ids=[s for s, _ in p.servers]) for p in places])
+
+    @servicer_errors
+    @counted
+    def AllocateChunk(self, request, context):
+        grant = self.core.allocate(request.inode, request.chunk_index,
+                                   list(request.exclude_server_ids))
+        return pb.AllocateChunkReply(chunk_id=grant.chunk_id, version=grant.version,
+                                     base_version=grant.base_version,
+                                     chain=[a for _, a in grant.chain],
+                                     chain_ids=[s for s, _ in grant.chain],
+                                     lease_id=grant.lease_id, chunk_length=grant.chunk_length)
+
+    @servicer_errors
+    @counted
+    def CommitChunk(self, request, context):
+        view = self.core.commit(request.inode, request.chunk_index, request.chunk_id,
+                                request.version, request.lease_id, list(request.server_ids),
+                                request.chunk_length, request.file_size, request.truncate)
+        return pb.CommitChunkReply(attr=self._attr(view))
+
+    @servicer_errors
+    @counted
+    def Truncate(self, request, context):
+        return pb.AttrReply(attr=self._attr(self.core.truncate(request.inode, request.size)))
+
+    @servicer_errors
+    @counted
+    def GetClusterStatus(self, request, context):
+        core = self.core
+        counts = core.counts()
+        with core.lock:
+            by_state = {"online": 0, "offline": 0, "maintenance": 0}
+            for server in core.servers.values():
+                by_state[server.state] += 1
+            status = pb.ClusterStatus(
+                files=core.state.files, directories=core.state.directories,
+                chunks=counts.chunks, chunks_undergoal=counts.undergoal,
+                chunks_overgoal=counts.overgoal, chunks_missing=counts.missing,
+                servers_by_state=by_state,
+                capacity_bytes=sum(s.capacity for s in core.servers.values()),
+                used_bytes=sum(s.used for s in core.servers.values()),
+                metadata_version=core.state.version, chunk_size=core.chunk_size,
+                default_goal=core.settings.default_goal,
+                replications_pending=len(core.replicating), version=__version__)
+        status.health = self.health()
+        return status
+
+    @servicer_errors
+    @counted
+    def ListChunkServers(self, request, context):
+        with self.core.lock:
+            infos = [pb.ChunkServerInfo(
+                id=s.server_id, address=s.address, labels=s.labels, state=_STATE[s.state],
+                capacity_bytes=s.capacity, used_bytes=s.used,
+                chunk_count=len(self.core.server_chunks.get(s.server_id, ())),
+                last_heartbeat=s.last_heartbeat, http_address=s.http_address)
+                for s in sorted(self.core.servers.values(), key=lambda s: s.server_id)]
+        return pb.ListChunkServersReply(servers=infos)
+
+    @servicer_errors
+    @counted
+    def SetMaintenance(self, request, context):
+        self.core.set_maintenance(request.server_id, request.enabled)
+        return pb.Empty()
+
+
+def _refs(refs) -> list[tuple[int, int]]:
+    return [(r.chunk_id, r.version) for r in refs]
+
+
+class RegistryService(pb_grpc.ChunkServerRegistryServicer):
+    def __init__(self, core: MasterCore, on_change: Callable[[], None]):
+        self.core = core
+        self.on_change = on_change      # wakes the background loop (prompt re-planning)
+
+    @servicer_errors
+    def Register(self, request, context):
+        self.core.register(request.server_id, request.address, request.http_address,
+                           dict(request.labels), request.capacity_bytes, request.used_bytes,
+                           _refs(request.chunks))
+        self.on_change()
+        return pb.RegisterReply(chunk_size=self.core.chunk_size,
+                                heartbeat_interval=self.core.settings.heartbeat_interval)
+
+    @servicer_errors
+    def Heartbeat(self, request, context):
+        actions, reregister = self.core.heartbeat(
+            request.server_id, request.capacity_bytes, request.used_bytes,
+            _refs(request.added), _refs(request.removed), _refs(request.damaged))
+        if request.added or request.damaged or request.removed:
+            self.on_change()
+        with self.core.lock:
+            commands = [self._command(a) for a in actions]
+        return pb.HeartbeatReply(commands=commands, reregister=reregister)
+
+    def _command(self, action: goals.Action) -> pb.Command:
+        if action.type == goals.REPLICATE:
+            sources = [a for a in map(self.core.address_of, action.sources) if a]
+            return pb.Command(type=pb.REPLICATE, chunk_id=action.chunk_id,
+                              version=action.version, sources=sources)
+        return pb.Command(type=pb.DELETE, chunk_id=action.chunk_id, version=action.version)
