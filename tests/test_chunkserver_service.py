@@ -43,8 +43,9 @@ def pattern(n: int, seed: int = 0) -> bytes:
 
 
 def start_chunkserver(data_dir, master: str, **settings) -> ChunkServerDaemon:
+    settings = {"scrub_interval": 0.0, **settings}
     config = ChunkServerConfig(data_dir=str(data_dir), master=master, port=0, http_port=0,
-                               scrub_interval=0.0, **settings)
+                               **settings)
     daemon = ChunkServerDaemon(config)
     daemon.start()
     return daemon
