@@ -218,7 +218,8 @@ def test_rereplication_restores_the_goal_after_a_chunk_server_stops(fresh_cluste
     assert c.read_bytes("/heal/data.bin") == data
 
 
-def test_reads_fall_back_when_a_copy_is_down_or_corrupt(fresh_cluster):
+def test_reads_fall_back_when_a_copy_is_down_or_corrupt(fresh_cluster, caplog):
+    caplog.set_level("INFO", logger="mooseng.client")
     cluster = fresh_cluster
     c = cluster.client()
     data = pattern(2 * CS + 5, seed=10)
@@ -231,11 +232,13 @@ def test_reads_fall_back_when_a_copy_is_down_or_corrupt(fresh_cluster):
     raw[10] ^= 0xFF
     path.write_bytes(bytes(raw))
     assert c.read_bytes("/fallback.bin") == data          # DATA_LOSS -> the other copy
+    assert "DATA_LOSS" in caplog.text
     cluster.stop_chunkserver(first)
     assert c.read_bytes("/fallback.bin") == data          # UNAVAILABLE -> the other copy
 
 
-def test_write_retries_without_a_stopped_chunk_server(fresh_cluster):
+def test_write_retries_without_a_stopped_chunk_server(fresh_cluster, caplog):
+    caplog.set_level("INFO", logger="mooseng.client")
     cluster = fresh_cluster
     c = cluster.client()
     cluster.stop_chunkserver(0)          # the master still believes it is online for a while
@@ -243,6 +246,7 @@ def test_write_retries_without_a_stopped_chunk_server(fresh_cluster):
     for n in range(3):                   # placement will offer the stopped one at least once
         assert c.write_bytes(f"/retry{n}.bin", data, goal=2).size == len(data)
         assert c.read_bytes(f"/retry{n}.bin") == data
+    assert "retrying without" in caplog.text
     stopped = cluster.server_id(0)
     for n in range(3):
         for ch in c.stat(f"/retry{n}.bin").chunks:

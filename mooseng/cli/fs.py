@@ -1,6 +1,9 @@
 """File commands: `mooseng fs put|get|ls|stat|mkdir|rm|mv|setgoal`."""
 
-from mooseng.client import Client, StatResult
+import os
+
+from mooseng.client import Client, StatResult, paths
+from mooseng.common.errors import NotFound
 
 from .format import human_size, human_time, pairs, table
 from .output import Output
@@ -11,16 +14,30 @@ def _goal(entry: StatResult) -> str:
 
 
 def put(client: Client, args) -> Output:
-    result = client.put(args.local, args.path, goal=args.goal)
+    """Like cp: into an existing directory (or a PATH ending in /) under the local name."""
+    target = args.path
+    if target.endswith("/") or _is_dir(client, target):
+        target = paths.join(target, os.path.basename(args.local))
+    result = client.put(args.local, target, goal=args.goal)
     return Output(result.to_dict(), f"{args.local} -> {result.path} "
                                     f"({human_size(result.size)}, goal {_goal(result)}, "
                                     f"{len(result.chunks)} chunks)")
 
 
 def get(client: Client, args) -> Output:
-    size = client.get(args.path, args.local)
-    return Output({"path": args.path, "local": args.local, "size": size},
-                  f"{args.path} -> {args.local} ({human_size(size)})")
+    local = args.local
+    if os.path.isdir(local):
+        local = os.path.join(local, paths.basename(args.path))
+    size = client.get(args.path, local)
+    return Output({"path": paths.normalize(args.path), "local": local, "size": size},
+                  f"{args.path} -> {local} ({human_size(size)})")
+
+
+def _is_dir(client: Client, path: str) -> bool:
+    try:
+        return client.stat(path).is_dir
+    except NotFound:
+        return False
 
 
 def ls(client: Client, args) -> Output:

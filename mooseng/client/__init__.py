@@ -5,9 +5,10 @@
         c.write_bytes("/a.bin", b"...", goal=2)
 """
 
+from . import paths
 from .client import Client
 from .io import File
 from .master import MasterUnreachable
 from .types import ChunkInfo, StatResult
 
-__all__ = ["Client", "File", "ChunkInfo", "StatResult", "MasterUnreachable"]
+__all__ = ["paths", "Client", "File", "ChunkInfo", "StatResult", "MasterUnreachable"]

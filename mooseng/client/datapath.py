@@ -1,6 +1,7 @@
 """Moving chunk data: the write path (allocate, stream through the chain, commit) and reads
 with fall-back to other copies."""
 
+import logging
 import threading
 from typing import Callable
 
@@ -12,8 +13,10 @@ from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 from .layout import frames
-from .master import MasterSession
+from .master import MasterSession, MasterUnreachable
 from .types import ChunkInfo
+
+log = logging.getLogger("mooseng.client")
 
 # A copy that answers with one of these is skipped and the next copy is tried.
 READ_FALLBACK = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -62,6 +65,8 @@ class DataPath:
             try:
                 alloc = self.master.call("AllocateChunk", pb.AllocateChunkRequest(
                     inode=inode, chunk_index=index, exclude_server_ids=exclude))
+            except MasterUnreachable:
+                raise
             except (Unavailable, ResourceExhausted) as error:
                 if not failures:
                     raise
@@ -80,6 +85,8 @@ class DataPath:
                 exclude.append(blamed)
                 failures.append(f"{_address_of(alloc, blamed)}: {error.code().name} "
                                 f"{error.details() or ''}".strip())
+                log.info("chunk write failed, retrying without %s: %s",
+                         _address_of(alloc, blamed), failures[-1])
                 continue
             written = [sid for sid in alloc.chain_ids if sid in set(reply.written_ids)]
             missing = [sid for sid in alloc.chain_ids if sid not in set(reply.written_ids)]
@@ -114,16 +121,17 @@ class DataPath:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, chunk: ChunkInfo, offset: int, length: int) -> bytes:
+    def read(self, chunk: ChunkInfo, offset: int, length: int, prefer: int | None = None) -> bytes:
         """Up to `length` stored bytes of `chunk` from `offset`, from the first copy that
-        answers; shorter when the chunk holds less (the caller pads holes with zeros)."""
+        answers, starting with copy number `prefer` (modulo the copies); shorter when the chunk
+        holds less (the caller pads holes with zeros)."""
         want = min(length, max(0, chunk.length - offset))
         if want <= 0:
             return b""
         if not chunk.servers:
             raise DataLoss(f"chunk {chunk.chunk_id:016x} (index {chunk.index}) has no valid "
                            f"copy on any online chunk server")
-        start = chunk.index % len(chunk.servers)    # spread reads of a file over its copies
+        start = (chunk.index if prefer is None else prefer) % len(chunk.servers)
         order = chunk.servers[start:] + chunk.servers[:start]
         parts: list[bytes] = []
         got = 0
@@ -143,6 +151,7 @@ class DataPath:
                     raise from_rpc_error(error) from None
                 failures.append((error.code(), f"{address}: {error.code().name} "
                                                f"{error.details() or ''}".strip()))
+                log.info("chunk read failed, trying the next copy: %s", failures[-1][1])
         text = "; ".join(message for _, message in failures)
         if all(code == grpc.StatusCode.DATA_LOSS for code, _ in failures):
             raise DataLoss(f"every copy of chunk {chunk.chunk_id:016x} failed: {text}")

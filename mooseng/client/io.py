@@ -10,12 +10,13 @@ from mooseng.common.errors import DataLoss, FailedPrecondition, InvalidArgument,
 from mooseng.proto import mooseng_pb2 as pb
 
 from .datapath import DataPath
-from .layout import pieces
+from .layout import Piece, pieces
 from .namespace import Namespace
 from .types import ChunkInfo
 
 MODES = {"r": (True, False), "w": (False, True), "a": (False, True), "x": (False, True)}
-_IN_FLIGHT = 2      # full chunks written concurrently per open file
+_IN_FLIGHT_BYTES = 256 * 1024 * 1024   # chunk data written concurrently per open file
+READ_SPLIT = 4 * 1024 * 1024           # a larger read is fetched in parallel pieces of this size
 
 
 def parse_mode(mode: str) -> tuple[str, bool, bool]:
@@ -51,6 +52,7 @@ class File(io.RawIOBase):
         self._buf_start = 0
         self._pending: list[tuple[int, Future]] = []     # (chunk index, write in flight)
         self._locations: dict[int, ChunkInfo] | None = None
+        self._in_flight = max(2, min(8, _IN_FLIGHT_BYTES // self.chunk_size))
 
     # ------------------------------------------------------------------ io protocol
 
@@ -92,7 +94,8 @@ class File(io.RawIOBase):
         if size <= 0:
             return b""
         out = bytearray(size)
-        parts = list(pieces(self._pos, size, self.chunk_size))
+        parts = [split for piece in pieces(self._pos, size, self.chunk_size)
+                 for split in _split(piece, READ_SPLIT)]
         self._location(parts[0].index)      # load the chunk map once, not in every worker
         results = (self._pool.map(self._read_piece, parts) if len(parts) > 1
                    else map(self._read_piece, parts))
@@ -184,7 +187,7 @@ class File(io.RawIOBase):
         # before the first and lose its bytes.
         while any(i == index for i, _ in self._pending):
             self._wait_pending(len(self._pending) - 1)
-        self._wait_pending(_IN_FLIGHT - 1)
+        self._wait_pending(self._in_flight - 1)
         self._pending.append((index, self._pool.submit(self._data.write, self.inode, index,
                                                        offset, data, end)))
 
@@ -218,12 +221,19 @@ class File(io.RawIOBase):
         chunk = self._location(piece.index)
         if chunk is None:
             return b""
+        prefer = piece.file_offset // READ_SPLIT     # spread the pieces over the copies
         try:
-            return self._data.read(chunk, piece.offset, piece.length)
+            return self._data.read(chunk, piece.offset, piece.length, prefer)
         except (Unavailable, DataLoss):
             fresh = self._location(piece.index, refresh=True)
             if fresh is None:
                 return b""
             if (fresh.version, fresh.servers) == (chunk.version, chunk.servers):
                 raise
-            return self._data.read(fresh, piece.offset, piece.length)
+            return self._data.read(fresh, piece.offset, piece.length, prefer)
+
+
+def _split(piece: Piece, size: int) -> list[Piece]:
+    """Cut a piece into parts of at most `size` bytes (read in parallel)."""
+    return [Piece(piece.index, piece.offset + start, min(size, piece.length - start),
+                  piece.file_offset + start) for start in range(0, piece.length, size)]

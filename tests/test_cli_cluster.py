@@ -1,0 +1,111 @@
+"""The `mooseng` CLI against an in-process cluster: tables, --json, one-line errors, bench."""
+
+import json
+
+import pytest
+
+from conftest import CHUNK_SIZE
+from mooseng.cli.main import main
+
+
+@pytest.fixture
+def run(cluster, capsys):
+    """run(*args) -> (exit code, stdout, stderr) of `mooseng --master <cluster> ARGS`."""
+    def run(*args):
+        code = main(["--master", cluster.master_address, "--timeout", "10", *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
+def run_json(run, *args):
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_chunkservers_table_and_json(run):
+    code, out, err = run("chunkservers")
+    assert code == 0 and err == ""
+    header, *rows = out.splitlines()
+    assert header.split() == ["ID", "ADDRESS", "STATE", "LABELS", "CAPACITY", "USED", "CHUNKS"]
+    assert len(rows) == 3 and all("ONLINE" in row for row in rows)
+    servers = run_json(run, "chunkservers")
+    assert len(servers) == 3
+    for server in servers:
+        assert set(server) >= {"id", "address", "labels", "state", "capacity", "used",
+                               "chunk_count"}
+        assert server["state"] == "online" and server["labels"]["rack"].startswith("r")
+
+
+def test_status(run):
+    status = run_json(run, "status")
+    assert status["servers_by_state"]["online"] == 3
+    for key in ("chunks_undergoal", "chunks_overgoal", "chunks_missing", "health"):
+        assert key in status
+    code, out, _ = run("status")
+    assert code == 0 and "Under goal:" in out and "3 online" in out
+
+
+def test_file_commands(run, tmp_path):
+    local = tmp_path / "in.bin"
+    local.write_bytes(bytes(range(256)) * (CHUNK_SIZE // 256 * 2 + 3))
+    assert run("fs", "mkdir", "-p", "/cli/a/b")[0] == 0
+    code, out, err = run("fs", "put", str(local), "/cli/a/file.bin", "--goal", "2")
+    assert code == 0 and "/cli/a/file.bin" in out
+    stat = run_json(run, "fs", "stat", "/cli/a/file.bin")
+    assert stat["size"] == local.stat().st_size and stat["goal"] == 2
+    assert len(stat["chunks"]) == 3
+    for chunk in stat["chunks"]:
+        assert {"chunk_id", "version", "servers"} <= set(chunk) and len(chunk["servers"]) == 2
+    code, out, _ = run("fs", "stat", "/cli/a/file.bin")
+    assert "CHUNK ID" in out and "Goal:" in out
+    assert run("fs", "get", "/cli/a/file.bin", str(tmp_path / "out.bin"))[0] == 0
+    assert (tmp_path / "out.bin").read_bytes() == local.read_bytes()
+    names = [e["name"] for e in run_json(run, "fs", "ls", "/cli/a")]
+    assert names == ["b", "file.bin"]
+    code, out, _ = run("fs", "ls", "-l", "/cli/a")
+    assert out.splitlines()[0].split() == ["TYPE", "GOAL", "SIZE", "MODIFIED", "NAME"]
+    assert run("fs", "put", str(local), "/cli/a/b")[0] == 0          # into a directory, like cp
+    assert run_json(run, "fs", "stat", "/cli/a/b/in.bin")["size"] == local.stat().st_size
+    assert run("fs", "get", "/cli/a/b/in.bin", str(tmp_path / "no" / "x"))[0] == 1
+    (tmp_path / "sub").mkdir()
+    assert run("fs", "get", "/cli/a/b/in.bin", str(tmp_path / "sub"))[0] == 0
+    assert (tmp_path / "sub" / "in.bin").read_bytes() == local.read_bytes()
+    assert run("fs", "setgoal", "1", "/cli/a", "-r")[0] == 0
+    assert run_json(run, "fs", "stat", "/cli/a/file.bin")["goal"] == 1
+    assert run("fs", "mv", "/cli/a/file.bin", "/cli/moved.bin")[0] == 0
+    assert run("fs", "rm", "-r", "/cli/a")[0] == 0
+    assert [e["name"] for e in run_json(run, "fs", "ls", "/cli")] == ["moved.bin"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["fs", "stat", "/no/such"], "mooseng fs ls"),
+    (["fs", "mkdir", "/missing/parent"], "mkdir -p"),
+    (["fs", "put", "/nonexistent/local/file", "/x"], "/nonexistent/local/file"),
+    (["fs", "setgoal", "9", "/"], "add chunk servers"),
+    (["fs", "mkdir", "/" + "n" * 256], "255"),
+])
+def test_errors_are_one_line_on_stderr(run, args, fragment):
+    code, out, err = run(*args)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("mooseng: error: ") and fragment in err and "Traceback" not in err
+
+
+def test_non_empty_directory_hints_at_r(run):
+    run("fs", "mkdir", "-p", "/full/x")
+    code, _, err = run("fs", "rm", "/full")
+    assert code == 1 and "-r" in err
+
+
+def test_bench_reports_numbers_and_cleans_up(run):
+    code, out, err = run("bench", "--size", "1MiB", "--files", "20", "--file-size", "4KiB",
+                         "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["write"]["mb_per_s"] > 0 and result["read"]["mb_per_s"] > 0
+    assert result["small_files"]["files"] == 20 and result["small_files"]["files_per_s"] > 0
+    assert "writing" in err and "removing" in err            # progress lines on stderr
+    names = [e["name"] for e in run_json(run, "fs", "ls", "/")]
+    assert not [n for n in names if n.startswith(".mooseng-bench")]
