@@ -1,0 +1,33 @@
+# The two commands for a fresh machine (see README.md):
+#   make acceptance   the main job: acceptance suite on the default backend + HTML report
+#   make test         pytest + the acceptance suite on every backend this machine can run
+# Each does its own set-up: .venv, a Docker engine and images where possible, the Allure renderer.
+
+BEHAVE_ARGS ?=
+
+.PHONY: acceptance test report setup engine allure pytest clean
+
+acceptance: setup engine allure
+	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
+
+test: setup engine
+	scripts/run-tests.sh
+
+report: allure
+	scripts/render-report.sh
+
+pytest: setup
+	.venv/bin/pytest -q
+
+setup:
+	@scripts/setup-venv.sh
+
+engine: setup
+	@if scripts/ensure-docker.sh; then scripts/build-images.sh; \
+	else echo "setup: no Docker engine here; acceptance runs fall back to the local backend"; fi
+
+allure:
+	@scripts/install-allure.sh
+
+clean:
+	rm -rf reports/allure-results reports/allure-report reports/junit .cache/wheelhouse
