@@ -200,3 +200,14 @@ def test_empty_chunk(store):
     assert writer.commit().length == 0
     assert read(store, 6, 1) == b""
     assert store.verify(6, 1) == []
+
+
+def test_without_o_direct(store, monkeypatch):
+    """File systems or platforms without O_DIRECT take the ordinary write path."""
+    monkeypatch.delattr("os.O_DIRECT", raising=False)
+    data = pattern(2 * B + 5000)
+    writer = store.begin(7, 1)
+    writer.write(3, data)
+    writer.commit()
+    assert read(store, 7, 1) == bytes(3) + data
+    assert store.verify(7, 1) == []

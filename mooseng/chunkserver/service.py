@@ -117,6 +117,39 @@ class _Forwarder:
                                           f"{error.code().name} {error.details() or ''}".strip())
 
 
+class _LocalWrites:
+    """Applies frames to the chunk writer in a thread of its own, so receiving (and
+    forwarding) the next frame overlaps with writing this one to disk."""
+
+    def __init__(self, writer):
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(*item)
+                except BaseException as error:  # handed to the RPC thread by put()/finish()
+                    self._error = error
+
+    def put(self, offset: int, data) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((offset, data))
+
+    def finish(self) -> None:
+        """Wait until every queued frame is written; raise what a write raised."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
          sources: list[str], on_bytes: Callable[[int], None] = lambda n: None) -> ChunkCopy:
     """Copy chunk_id@version from the first source able to send it (each checks its CRCs)."""
@@ -200,6 +233,7 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             raise ChainFailure(me, f"chunk server {me} cannot start version {header.version} of "
                                    f"chunk {header.chunk_id:016x}: {error}") from None
         forwarder = None
+        local = _LocalWrites(writer)
         stored = False
         try:
             if header.chain:
@@ -217,11 +251,12 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 data = frame.data
                 if forwarder:
                     forwarder.send(frame)
-                writer.write(offset, data)
+                local.put(offset, data)
                 offset += len(data)
                 self.metrics.bytes_written.inc(len(data))
             if forwarder:
                 forwarder.send(None)
+            local.finish()
             copy = writer.commit()
             stored = True
         except DataLoss as error:
@@ -234,6 +269,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 from None
         finally:
             if not stored:
+                try:
+                    local.finish()
+                except BaseException:  # the write failed already; the first error is reported
+                    pass
                 writer.abort()
                 if forwarder:
                     forwarder.cancel()
