@@ -41,6 +41,15 @@ def test_over_goal_deletes_from_the_most_used():
     assert sorted(a.server_id for a in result.actions if a.type == DELETE) == ["c", "d"]
 
 
+def test_maintenance_copies_count_but_are_not_deleted_for_over_goal():
+    servers = cluster(a=(ONLINE, 0), b=(ONLINE, 0), c=(MAINTENANCE, 0))
+    result = plan([ChunkView(1, 5, 2, {"a": {5}, "b": {5}, "c": {5}})], servers)
+    assert result.overgoal == 1 and result.actions == []
+    lone = plan([ChunkView(1, 5, 2, {"c": {5}})], servers)
+    [action] = lone.actions
+    assert action.type == REPLICATE and action.sources == ("c",)
+
+
 def test_missing_keeps_old_copies_and_counts():
     result = plan([ChunkView(1, 5, 2, {"a": {4}}), ChunkView(2, 5, 2, {})], SERVERS)
     assert result.missing == 2 and result.actions == []

@@ -96,6 +96,8 @@ def test_namespace_rpcs_and_errors(running):
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "3" in details and "(0)" in details
     assert code_of(lambda: m.SetGoal(pb.SetGoalRequest(path="/a", goal=0)))[0] \
         == grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(lambda: m.Create(pb.CreateRequest(path="/a/g", goal=2)))[0] \
+        == grpc.StatusCode.RESOURCE_EXHAUSTED
     for n in range(5):
         m.Create(pb.CreateRequest(path=f"/a/b/g{n}"))
     names, after = [], ""
@@ -209,7 +211,9 @@ def test_unknown_heartbeat_reregisters_and_register_replaces_copies(running):
     holder = grant.chain_ids[0]
     running.register(holder, chunks=[])                          # restarted with an empty disk
     status = running.master.GetClusterStatus(pb.ClusterStatusRequest())
-    assert status.chunks_missing == 1 and running.health()["status"] == "critical"
+    assert status.chunks_missing == 1
+    wait_for(lambda: running.health()["status"] == "critical", "health critical after the "
+             "start-up grace (no copy of a chunk left)")
     running.register(holder, chunks=[(grant.chunk_id, grant.version)])
     status = running.master.GetClusterStatus(pb.ClusterStatusRequest())
     assert status.chunks_missing == 0

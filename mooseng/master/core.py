@@ -110,13 +110,13 @@ class MasterCore:
         self.copies: dict[int, dict[str, set[int]]] = {}   # chunk_id -> {server: versions}
         self.server_chunks: dict[str, set[int]] = {}
         self.leases: dict[int, Lease] = {}
-        self.replicating: dict[tuple[int, str], float] = {}   # (chunk, target) -> issued at
+        # (chunk, target) -> (issued at, source): replications not yet reported in `added`
+        self.replicating: dict[tuple[int, str], tuple[float, str]] = {}
         self.replications_issued = 0
         self.next_id = 1
         self.snapshot_version = 0
         self.failed: str | None = None
         self._snapshot_thread: threading.Thread | None = None
-        self._lease_ids = 0
         self._rng = random.Random()
         self.started = clock()
 
@@ -272,6 +272,8 @@ class MasterCore:
 
     def create(self, path: str, exclusive: bool, goal: int) -> AttrView:
         def check():
+            if goal:
+                self._check_goal(goal)
             return {"goal": goal or self.state.goal_for_new_file(path,
                                                                  self.settings.default_goal)}
         return self._write("create", self._view, check, path=path, exclusive=exclusive)
@@ -294,12 +296,16 @@ class MasterCore:
             raise InvalidArgument(f"goal must be at least 1, got {goal}")
 
         def check():
-            registered = len(self.servers)
-            if goal > registered:
-                raise ResourceExhausted(f"goal {goal} is larger than the number of registered "
-                                        f"chunk servers ({registered})")
+            self._check_goal(goal)
             return {}
         return self._write("setgoal", int, check, path=path, goal=goal, recursive=recursive)
+
+    def _check_goal(self, goal: int) -> None:
+        """An explicit goal must be reachable: no more copies than registered servers."""
+        registered = len(self.servers)
+        if goal > registered:
+            raise ResourceExhausted(f"goal {goal} is larger than the number of registered "
+                                    f"chunk servers ({registered})")
 
     def truncate(self, inode: int, size: int) -> AttrView:
         return self._write("truncate", lambda result: self._view(result[0]),
@@ -344,8 +350,7 @@ class MasterCore:
                 chain = [self.servers[sid] for sid in chosen]
                 chunk_id, version = self._next_ids(2)
                 base, length = 0, 0
-            self._lease_ids += 1
-            lease_id = self._lease_ids
+            lease_id = version           # unique across restarts, like every counter value
             self.leases[lease_id] = Lease(chunk_id, version, self.clock() + LEASE_SECONDS)
             reply = Allocation(chunk_id, version, base,
                                tuple((s.server_id, s.address) for s in chain), lease_id, length)
@@ -473,6 +478,10 @@ class MasterCore:
         with self.lock:
             return goals.plan(self._chunk_views(), self.candidates(), act=False)
 
+    def in_grace(self) -> bool:
+        """Right after start, chunk servers are still registering: change nothing yet."""
+        return self.clock() - self.started < 2 * self.settings.heartbeat_interval + 2.0
+
     def replication_timeout(self) -> float:
         return max(5.0, 10 * self.settings.heartbeat_interval)
 
@@ -491,25 +500,26 @@ class MasterCore:
             for lease_id in [i for i, l in self.leases.items() if l.expires < now]:
                 del self.leases[lease_id]
             timeout = self.replication_timeout()
-            for key in [k for k, t in self.replicating.items() if now - t > timeout]:
+            for key in [k for k, v in self.replicating.items() if now - v[0] > timeout]:
                 del self.replicating[key]
             replicating: dict[int, set[str]] = {}
             busy: dict[str, int] = {}
-            for chunk_id, target in self.replicating:
+            for (chunk_id, target), (_, source) in self.replicating.items():
                 replicating.setdefault(chunk_id, set()).add(target)
                 busy[target] = busy.get(target, 0) + 1
-            grace = 2 * settings.heartbeat_interval + 2.0
+                busy[source] = busy.get(source, 0) + 1
             result = goals.plan(self._chunk_views(), self.candidates(),
                                 leases=self._lease_versions(), replicating=replicating,
                                 busy=busy, limit=settings.replication_limit,
-                                act=now - self.started >= grace, rng=self._rng)
+                                act=not self.in_grace(), rng=self._rng)
             for action in result.actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)
                 if action.type == goals.DELETE:
                     self._drop_copy(action.chunk_id, action.server_id, action.version)
                 else:
-                    self.replicating[(action.chunk_id, action.server_id)] = now
+                    self.replicating[(action.chunk_id, action.server_id)] = (now,
+                                                                            action.sources[0])
                     self.replications_issued += 1
                     log.info("replication scheduled",
                              extra=kv(chunk=action.chunk_id, version=action.version,

@@ -94,10 +94,11 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
         elif len(valid) > chunk.goal:
             result.overgoal += 1
             if act:
+                # keep `goal` copies on ONLINE servers: a maintenance copy may go away soon
                 online = [sid for sid in valid if state(sid) == ONLINE]
                 online.sort(key=lambda sid: (servers[sid].load(), sid), reverse=True)
-                extra = len(valid) - chunk.goal
-                for sid in online[:extra]:
+                extra = min(len(valid), len(online)) - chunk.goal
+                for sid in online[:max(0, extra)]:
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
                                                  reason="over goal"))
     return result
@@ -115,8 +116,8 @@ def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candida
     needed = chunk.goal - len(valid) - len(in_flight)
     if needed <= 0:
         return []
-    sources = [sid for sid in valid if servers[sid].state == ONLINE]
-    sources.sort(key=lambda sid: (load.get(sid, 0), sid))
+    sources = list(valid)     # ONLINE first; a server in maintenance can still serve a copy
+    sources.sort(key=lambda sid: (servers[sid].state != ONLINE, load.get(sid, 0), sid))
     if not sources or load.get(sources[0], 0) >= limit:
         return []
     candidates = [s for s in servers.values() if load.get(s.server_id, 0) < limit]
@@ -124,7 +125,7 @@ def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candida
                                exclude=set(chunk.copies) | set(in_flight), minimum=0, rng=rng)
     actions = []
     for target in targets:
-        sources.sort(key=lambda sid: (load.get(sid, 0), sid))
+        sources.sort(key=lambda sid: (servers[sid].state != ONLINE, load.get(sid, 0), sid))
         if load.get(sources[0], 0) >= limit:
             break
         load[sources[0]] = load.get(sources[0], 0) + 1

@@ -169,7 +169,10 @@ class MasterServer:
         else:
             replication = Check("replication", "healthy",
                                 f"every chunk at goal or above ({counts.overgoal} over goal)")
-        if counts.missing:
+        if counts.missing and core.in_grace():
+            data = Check("data", "degraded", f"{counts.missing} chunks have no known copy yet "
+                                             "(waiting for chunk servers to register)")
+        elif counts.missing:
             data = Check("data", "critical", f"{counts.missing} chunks have no valid copy")
         else:
             data = Check("data", "healthy", f"{counts.chunks} chunks readable")
