@@ -1,0 +1,304 @@
+"""File operations through the client library, each recorded in the scenario's history."""
+
+import re
+
+from behave import given, register_type, then, when
+from hamcrest import assert_that, equal_to, has_length
+
+from mooseng.common import errors
+
+from support import data
+from support.steptypes import choice
+from support.data import Payload
+from support.matchers import all_chunks_at_goal, eventually
+
+ERRORS = {
+    "not found": errors.NotFound,
+    "already exists": errors.AlreadyExists,
+    "invalid argument": errors.InvalidArgument,
+    "failed precondition": errors.FailedPrecondition,
+    "resource exhausted": errors.ResourceExhausted,
+}
+
+LONG_NAME = "n" * 256
+
+
+def _size(context, text: str) -> int:
+    """'256 KB' or '3.5 chunks' (of the cluster's chunk size) -> bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*chunks?\s*", text)
+    if match:
+        return int(float(match.group(1)) * context.world.cluster.topology.master.chunk_size)
+    return data.parse_size(text)
+
+
+def _parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
+
+
+# ---------------------------------------------------------------- set-up
+@given('a directory "{path:Q}"')
+def step_directory(context, path):
+    context.world.mkdir(path)
+
+
+@given('a file "{path:Q}" of {size:Size} written by a client with goal {goal:d}')
+def step_file_written(context, path, size, goal):
+    world = context.world
+    world.mkdir(_parent(path))
+    world.write(path, world.new_payload(_size(context, size)), goal=goal)
+
+
+@given('{count:d} files of {size:Size} written by a client with goal {goal:d}')
+def step_files_written(context, count, size, goal):
+    world = context.world
+    world.mkdir("/files")
+    for number in range(1, count + 1):
+        world.write(f"/files/file-{number}.bin", world.new_payload(_size(context, size)),
+                    goal=goal)
+
+
+@given('a directory "{path:Q}" holding {count:d} empty files')
+def step_large_directory(context, path, count):
+    world = context.world
+    world.mkdir(path)
+    client = world.client()
+    for number in range(count):
+        with world.history.record("scenario", "create", f"{path}/entry-{number:05d}"):
+            client.open(f"{path}/entry-{number:05d}", "wb").close()
+    context.world.remembered["expected names"] = {f"entry-{n:05d}" for n in range(count)}
+
+
+# ---------------------------------------------------------------- writing
+@when('a client writes the text "{text:Q}" to a new file "{path:Q}"')
+def step_write_text(context, path, text):
+    world = context.world
+    with world.history.record("scenario", "write", path):
+        with world.client().open(path, "xb") as handle:
+            handle.write(text.encode())
+
+
+@when('a client creates an empty file "{path:Q}"')
+def step_create_empty(context, path):
+    world = context.world
+    world.write(path, Payload(seed=0, size=0))
+
+
+@when('a client writes a file "{path:Q}" of {size:Size}')
+def step_write_file(context, path, size):
+    world = context.world
+    bytes_ = _size(context, size) if "chunk" in size else data.scaled_size(size)
+    world.write(path, world.new_payload(bytes_))
+
+
+@when('a client overwrites "{path:Q}" with {size:Size} of new data')
+def step_overwrite(context, path, size):
+    world = context.world
+    world.write(path, world.new_payload(_size(context, size)))
+
+
+@when('a client writes {size:Size} of new data into "{path:Q}" at {offset:Size}')
+def step_write_in_place(context, path, size, offset):
+    world = context.world
+    new = world.new_payload(_size(context, size))
+    at = _size(context, offset)
+    with world.history.record("scenario", "write", path, new):
+        with world.client().open(path, "r+b") as handle:
+            handle.seek(at)
+            handle.write(new.bytes())
+    world.remembered["patch"] = (at, new)
+
+
+@when('a client appends {size:Size} of new data to "{path:Q}"')
+def step_append(context, path, size):
+    world = context.world
+    new = world.new_payload(_size(context, size))
+    with world.history.record("scenario", "write", path, new):
+        with world.client().open(path, "ab") as handle:
+            handle.write(new.bytes())
+    world.remembered["appended"] = new
+
+
+@when('a client renames "{source:Q}" to "{destination:Q}"')
+def step_rename(context, source, destination):
+    world = context.world
+    with world.history.record("scenario", "rename", f"{source} -> {destination}"):
+        world.client().rename(source, destination)
+    world.remembered["renamed"] = world.files[source]
+
+
+@when('a client deletes "{path:Q}"')
+def step_delete(context, path):
+    world = context.world
+    world.remembered["chunks of deleted file"] = {c.chunk_id for c in world.copies(path)}
+    with world.history.record("scenario", "remove", path):
+        world.client().remove(path)
+
+
+@when('a client lists "{path:Q}"')
+def step_list(context, path):
+    world = context.world
+    with world.history.record("scenario", "listdir", path):
+        world.remembered["listing"] = world.client().listdir(path)
+
+
+# ---------------------------------------------------------------- mistakes (client level)
+MISTAKES = {
+    "creates a file in a directory that does not exist":
+        lambda c: c.open("/nowhere/file.txt", "wb").close(),
+    "creates a file whose name is 256 bytes long":
+        lambda c: c.open(f"/docs/{LONG_NAME}", "wb").close(),
+    "removes a directory that is not empty":
+        lambda c: c.remove("/docs/inside"),
+    "creates a directory that already exists":
+        lambda c: c.mkdir("/docs/inside"),
+}
+
+
+register_type(Mistake=choice(MISTAKES))
+
+
+@when("a client {mistake:Mistake}")
+def step_mistake(context, mistake):
+    world = context.world
+    try:
+        with world.history.record("scenario", mistake.split()[0], mistake):
+            MISTAKES[mistake](world.client())
+    except errors.MooseNGError as error:
+        world.remembered["error"] = error
+    else:
+        world.remembered["error"] = None
+
+
+@then('the client is told "{error:Q}" with a message mentioning "{mention:Q}"')
+def step_told(context, error, mention):
+    raised = context.world.remembered["error"]
+    assert raised is not None, f"the operation succeeded; expected {error}"
+    expected = ERRORS[error]
+    assert isinstance(raised, expected), \
+        f"expected {expected.__name__} ({error}), got {type(raised).__name__}: {raised}"
+    assert mention in str(raised), f"the message {str(raised)!r} does not mention {mention!r}"
+
+
+# ---------------------------------------------------------------- checks
+@then('"{path:Q}" reads back as the text "{text:Q}"')
+def step_reads_text(context, path, text):
+    assert_that(context.world.read(path), equal_to(text.encode()))
+
+
+@then('"{path:Q}" reads back as nothing')
+def step_reads_nothing(context, path):
+    assert_that(context.world.read(path), equal_to(b""))
+
+
+@then('"{path:Q}" reads back intact')
+def step_reads_intact(context, path):
+    context.world.verify(path)
+
+
+@then('the file "{path:Q}" reads back intact within {seconds:g} seconds')
+def step_reads_intact_within(context, path, seconds):
+    from support.waiting import within
+
+    def probe():
+        context.world.verify(path)
+        return True
+
+    within(seconds, probe, f"{path} to read back intact")
+
+
+@then("every file reads back intact")
+def step_every_file_intact(context):
+    for path in sorted(context.world.files):
+        context.world.verify(path)
+
+
+@then('"{path:Q}" is a file of {size:Size}')
+def step_is_file_of(context, path, size):
+    stat = context.world.client().stat(path)
+    assert_that(stat.type, equal_to("file"))
+    assert_that(stat.size, equal_to(_size(context, size)), f"size of {path}")
+
+
+@then('"{path:Q}" has the size that was written')
+def step_has_written_size(context, path):
+    stat = context.world.client().stat(path)
+    assert_that(stat.size, equal_to(context.world.files[path].size), f"size of {path}")
+
+
+@then('"{path:Q}" is a file of 0 bytes with no chunks')
+def step_empty_file(context, path):
+    stat = context.world.client().stat(path)
+    assert_that((stat.type, stat.size, len(stat.chunks)), equal_to(("file", 0, 0)),
+                "(type, size, number of chunks)")
+
+
+@then('"{path:Q}" has {count:d} chunks')
+def step_chunk_count(context, path, count):
+    assert_that(context.world.client().stat(path).chunks, has_length(count))
+
+
+@then('every chunk of "{path:Q}" has {goal:d} copies on different chunk servers')
+def step_chunks_at_goal(context, path, goal):
+    assert_that(context.world.copies(path), all_chunks_at_goal(goal))
+
+
+@then('the listing of "{directory:Q}" shows "{name:Q}" as a file of {size:d} bytes')
+def step_listing_shows(context, directory, name, size):
+    entries = {e.name: e for e in context.world.client().listdir(directory)}
+    assert name in entries, f"{name!r} not in the listing of {directory}: {sorted(entries)}"
+    assert_that((entries[name].type, entries[name].size), equal_to(("file", size)))
+
+
+@then('"{path:Q}" holds the old data with the new {size:Size} at {offset:Size}')
+def step_holds_patch(context, path, size, offset):
+    world = context.world
+    at, new = world.remembered["patch"]
+    old = world.files[path]
+    got = world.read(path)
+    old.verify_range(got[:at], 0)
+    new.verify(got[at:at + new.size])
+    old.verify_range(got[at + new.size:], at + new.size)
+    assert_that(len(got), equal_to(old.size))
+
+
+@then('"{path:Q}" holds the old data followed by the new data')
+def step_holds_appended(context, path):
+    world = context.world
+    old, new = world.files[path], world.remembered["appended"]
+    got = world.read(path)
+    old.verify(got[:old.size])
+    new.verify(got[old.size:])
+
+
+@then('"{destination:Q}" reads back with the content "{source:Q}" had')
+def step_renamed_content(context, destination, source):
+    world = context.world
+    world.remembered["renamed"].verify(world.read(destination))
+
+
+@then('"{path:Q}" no longer exists')
+def step_gone(context, path):
+    world = context.world
+    try:
+        stat = world.client().stat(path)
+    except errors.NotFound:
+        return
+    raise AssertionError(f"{path} still exists: {stat}")
+
+
+@then('no chunk server stores a chunk of "{path:Q}" within {seconds:g} seconds')
+def step_chunks_deleted(context, path, seconds):
+    world = context.world
+    chunk_ids = world.remembered["chunks of deleted file"]
+    assert chunk_ids, f"{path} had no chunks to begin with"
+    eventually(seconds, lambda: {cid: nodes for cid, nodes in world.disk_copies().items()
+                                 if cid in chunk_ids},
+               equal_to({}), f"the chunks {sorted(chunk_ids)} of {path} removed from every disk")
+
+
+@then("the listing has {count:d} entries, each file named once")
+def step_listing_complete(context, count):
+    listing = context.world.remembered["listing"]
+    names = [entry.name for entry in listing]
+    assert_that(len(names), equal_to(count), "number of entries")
+    assert_that(set(names), equal_to(context.world.remembered["expected names"]))

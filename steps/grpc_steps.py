@@ -1,0 +1,174 @@
+"""The protocol itself: services through their real clients, the standard health service,
+status codes of bad requests (seen on the wire, not through the client's mapping), deadlines."""
+
+import time
+
+import grpc
+from behave import given, register_type, then, when
+from hamcrest import assert_that, contains_string, equal_to
+
+from support import rpc
+from support.rpc import pb
+from support.steptypes import choice
+from support.waiting import scaled
+
+LONG_NAME = "n" * 256
+
+
+def _master(world):
+    return rpc.master(world.master.address)
+
+
+REQUESTS = {
+    "ask for a file that does not exist":
+        lambda w: _master(w).GetAttr(pb.PathRequest(path="/docs/missing.txt"), timeout=5),
+    "create a file in a directory that does not exist":
+        lambda w: _master(w).Create(pb.CreateRequest(path="/nowhere/file.txt"), timeout=5),
+    "create a directory that already exists":
+        lambda w: _master(w).Mkdir(pb.MkdirRequest(path="/docs"), timeout=5),
+    "create a file whose name is 256 bytes long":
+        lambda w: _master(w).Create(pb.CreateRequest(path=f"/docs/{LONG_NAME}"), timeout=5),
+    "remove a directory that is not empty":
+        lambda w: _master(w).Remove(pb.RemoveRequest(path="/docs"), timeout=5),
+    "list a file as if it were a directory":
+        lambda w: _master(w).ReadDir(pb.ReadDirRequest(path="/docs/readme.txt"), timeout=5),
+    "set a goal of 5 with only 2 chunk servers":
+        lambda w: _master(w).SetGoal(pb.SetGoalRequest(path="/docs/readme.txt", goal=5),
+                                     timeout=5),
+    "read a chunk that the chunk server does not store":
+        lambda w: list(rpc.chunkserver(w.cluster.chunkservers[0].address).ReadChunk(
+            pb.ReadChunkRequest(chunk_id=0xDEAD_BEEF_0000, version=1), timeout=5)),
+}
+register_type(BadRequest=choice(REQUESTS))
+
+
+@given('a directory "{directory:Q}" holding a file "{path:Q}"')
+def step_dir_with_file(context, directory, path):
+    world = context.world
+    world.mkdir(directory)
+    world.write(path, world.new_payload(1024))
+
+
+@when("a client calls the service to {request:BadRequest}")
+def step_bad_request(context, request):
+    world = context.world
+    try:
+        REQUESTS[request](world)
+    except grpc.RpcError as error:
+        world.remembered["rpc error"] = error
+    else:
+        world.remembered["rpc error"] = None
+
+
+@then("the request fails with the status {status}")
+def step_request_status(context, status):
+    error = context.world.remembered["rpc error"]
+    assert error is not None, f"the request succeeded; expected {status}"
+    assert_that(error.code().name, equal_to(status),
+                f"status code (details: {error.details()!r})")
+
+
+@then('the error message mentions "{text:Q}"')
+def step_error_mentions(context, text):
+    error = context.world.remembered["rpc error"]
+    assert_that(error.details() or "", contains_string(text))
+
+
+# ---------------------------------------------------------------- services via real clients
+@then("the master's namespace service answers a client creating and listing a directory")
+def step_namespace_service(context):
+    world = context.world
+    world.mkdir("/probe/inner")
+    names = [entry.name for entry in world.client().listdir("/probe")]
+    assert_that(names, equal_to(["inner"]))
+
+
+@then("the master's cluster service answers a client asking for the cluster status")
+def step_cluster_service(context):
+    status = context.world.client().status()
+    assert_that(status["chunk_size"], equal_to(context.world.cluster.topology.master.chunk_size))
+    assert_that(status["default_goal"],
+                equal_to(context.world.cluster.topology.master.default_goal))
+
+
+@then("the master's registry service has registered every chunk server from its heartbeats")
+def step_registry_service(context):
+    world = context.world
+    servers = rpc.chunkservers(world.master.address)
+    assert_that(len(servers), equal_to(len(world.cluster.chunkservers)))
+    now = time.time()
+    interval = world.cluster.topology.master.heartbeat_interval
+    for server in servers:
+        assert server.state == pb.ONLINE, f"{server.address} is {rpc.state_name(server.state)}"
+        assert now - server.last_heartbeat < max(5 * interval, 2.0), \
+            f"{server.address}: last heartbeat {now - server.last_heartbeat:.1f} s ago"
+
+
+@then("every chunk server's service answers a status request with its identity")
+def step_chunkserver_service(context):
+    world = context.world
+    reach = world.cluster.address_map()
+    ids = {reach(s.address): s.id for s in rpc.chunkservers(world.master.address)}
+    for node in world.cluster.chunkservers:
+        status = rpc.chunkserver(node.address).GetStatus(pb.ChunkServerStatusRequest(), timeout=5)
+        assert_that(status.server_id, equal_to(ids.get(node.address)),
+                    f"{node.name}'s id versus the master's listing")
+
+
+@then("the chunk servers' data service stores and returns a file written by a client")
+def step_data_service(context):
+    world = context.world
+    world.write("/probe/data.bin", world.new_payload(300 * 1024))
+    world.verify("/probe/data.bin")
+
+
+# ---------------------------------------------------------------- standard health service
+@then("every node answers the standard gRPC health check as serving for the whole server")
+def step_health_whole(context):
+    for node in context.world.cluster.nodes:
+        assert_that(rpc.health_status(node.address), equal_to("SERVING"), node.name)
+
+
+@then("every node answers the standard gRPC health check as serving for each of its services")
+def step_health_services(context):
+    for node in context.world.cluster.nodes:
+        for service in rpc.SERVICES[node.role]:
+            assert_that(rpc.health_status(node.address, service), equal_to("SERVING"),
+                        f"{node.name} {service}")
+
+
+# ---------------------------------------------------------------- deadlines
+@then('a status request to "{name:Q}" with a {deadline:g} second deadline fails with '
+      'DEADLINE_EXCEEDED within {seconds:g} seconds')
+def step_deadline(context, name, deadline, seconds):
+    node = context.world.node(name)
+    started = time.monotonic()
+    try:
+        rpc.chunkserver(node.address).GetStatus(pb.ChunkServerStatusRequest(), timeout=deadline)
+        answer = "an answer although the server is paused"
+    except grpc.RpcError as error:
+        answer = error.code().name
+    took = time.monotonic() - started
+    assert_that(answer, equal_to("DEADLINE_EXCEEDED"))
+    assert took <= scaled(seconds), f"the call returned after {took:.2f} s, not within {seconds} s"
+
+
+@when('the chunk server holding the first copy of "{path:Q}" is paused')
+def step_pause_first_copy(context, path):
+    world = context.world
+    first = world.client().stat(path).chunks[0].servers[0]
+    node = world.node_by_address(first)
+    world.history.fault(f"pause {node.name}")
+    node.pause()
+
+
+@then('a client with a {timeout:g} second timeout reads "{path:Q}" intact within {seconds:g} '
+      'seconds')
+def step_read_with_timeout(context, timeout, path, seconds):
+    world = context.world
+    client = world.client(timeout=timeout, name="short-timeout")
+    started = time.monotonic()
+    world.verify(path, client=client)
+    took = time.monotonic() - started
+    bound = scaled(seconds)
+    assert took <= bound, f"the read took {took:.1f} s, more than {bound:g} s"

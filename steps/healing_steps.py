@@ -1,0 +1,108 @@
+"""Self-healing: copies back at goal, damaged copies replaced, over-goal copies removed."""
+
+import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, greater_than_or_equal_to
+
+from support import endpoints, rpc
+from support.matchers import all_chunks_at_goal, eventually, metric_value
+from support.rpc import pb
+from support.waiting import within
+
+
+@then('every chunk of the files has {goal:d} copies, none on "{name:Q}", within {seconds:g} seconds')
+def step_at_goal_avoiding(context, goal, name, seconds):
+    world = context.world
+    eventually(seconds, world.all_copies, all_chunks_at_goal(goal, avoiding=name),
+               "the master's view of the files' chunks")
+
+
+@then("every chunk of the files has {goal:d} copies within {seconds:g} seconds")
+def step_at_goal(context, goal, seconds):
+    world = context.world
+    eventually(seconds, world.all_copies, all_chunks_at_goal(goal),
+               "the master's view of the files' chunks")
+
+
+@given('chunk server "{name:Q}" was killed and every chunk was restored to {goal:d} copies')
+def step_killed_and_restored(context, name, goal):
+    world = context.world
+    node = world.node(name)
+    world.server_id(node)
+    world.history.fault(f"kill {name}")
+    node.kill()
+    eventually(20, world.all_copies, all_chunks_at_goal(goal, avoiding=name),
+               "the master's view of the files' chunks")
+
+
+def _disk_count_of_files(world) -> dict[int, list[str]]:
+    """chunk id -> chunk servers with a current copy on disk, for every chunk of the files."""
+    wanted = {c.chunk_id: c.version for c in world.all_copies()}
+    found = {cid: [] for cid in wanted}
+    for node in world.cluster.chunkservers:
+        if not node.is_running():
+            continue
+        for chunk_id, version in node.stored_chunks().items():
+            if chunk_id in wanted and version == wanted[chunk_id]:
+                found[chunk_id].append(node.name)
+    return found
+
+
+@then("every chunk of the files is stored on exactly {goal:d} chunk servers' disks within "
+      "{seconds:g} seconds")
+def step_disk_copies(context, goal, seconds):
+    world = context.world
+
+    def probe():
+        found = _disk_count_of_files(world)
+        wrong = {cid: nodes for cid, nodes in found.items() if len(nodes) != goal}
+        assert found and not wrong, \
+            f"{len(wrong)} of {len(found)} chunks are not on {goal} disks: {wrong}"
+        return True
+
+    within(seconds, probe, f"every chunk of the files on exactly {goal} chunk servers' disks")
+
+
+@then("the cluster status shows no chunk over goal")
+def step_no_overgoal(context):
+    status = context.world.client().status()
+    assert_that((status["chunks_overgoal"], status["chunks_undergoal"]), equal_to((0, 0)),
+                "(chunks over goal, chunks under goal)")
+
+
+@when("a stored copy of a chunk of the files is corrupted on its chunk server")
+def step_corrupt(context):
+    world = context.world
+    copy = world.all_copies()[0]
+    node = world.node(copy.nodes[0])
+    chunk_id = node.corrupt_chunk(copy.chunk_id)
+    world.history.fault(f"corrupt chunk {chunk_id} on {node.name}")
+    world.remembered["corrupted on"] = node
+
+
+@then("the chunk server counts a checksum failure within {seconds:g} seconds")
+def step_checksum_failure(context, seconds):
+    node = context.world.remembered["corrupted on"]
+    eventually(seconds, lambda: endpoints.metrics_text(node.http_address),
+               metric_value("mooseng_chunkserver_checksum_failures_total",
+                            greater_than_or_equal_to(1)),
+               f"{node.name}'s metrics")
+
+
+@then("every copy of every chunk reads back intact from its chunk server")
+def step_every_copy_intact(context):
+    world = context.world
+    chunk_size = world.cluster.topology.master.chunk_size
+    for path, payload in sorted(world.files.items()):
+        for copy in world.copies(path):
+            offset = copy.index * chunk_size
+            length = min(chunk_size, payload.size - offset)
+            for name in copy.nodes:
+                node = world.node(name)
+                stream = rpc.chunkserver(node.address).ReadChunk(
+                    pb.ReadChunkRequest(chunk_id=copy.chunk_id, version=copy.version,
+                                        offset=0, length=length), timeout=10)
+                got = b"".join(part.data for part in stream)
+                assert_that(len(got), equal_to(length),
+                            f"bytes of {path} chunk {copy.index} from {name}")
+                payload.verify_range(got, offset)

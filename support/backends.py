@@ -1,0 +1,56 @@
+"""The one place where the cluster backend is chosen (`-D backend=local|docker|auto`)."""
+
+from __future__ import annotations
+
+import importlib
+
+from support.drivers.base import BackendUnavailable, ClusterDriver
+
+BACKENDS = ("auto", "docker", "local")
+
+
+class UnknownBackend(ValueError):
+    pass
+
+
+def _docker_module():
+    """The docker driver module, or None with the reason it cannot be used."""
+    try:
+        return importlib.import_module("support.drivers.docker"), ""
+    except ImportError as error:
+        return None, f"the docker driver cannot be loaded ({error})"
+
+
+def docker_available() -> tuple[bool, str]:
+    module, reason = _docker_module()
+    if module is None:
+        return False, reason
+    try:
+        if module.engine_available():
+            return True, "a Docker engine answers"
+    except Exception as error:  # noqa: BLE001 - any failure means "not available", said once
+        return False, f"asking the Docker engine failed ({type(error).__name__}: {error})"
+    return False, "no Docker engine answers"
+
+
+def choose(name: str) -> tuple[ClusterDriver, str]:
+    """The driver for `name` and the one line that says which backend runs and why."""
+    name = (name or "auto").strip().lower()
+    if name not in BACKENDS:
+        raise UnknownBackend(f"unknown backend {name!r} (-D backend=...): "
+                             f"choose one of {', '.join(BACKENDS)}")
+    if name == "local":
+        from support.drivers.local import LocalDriver
+        return LocalDriver(), "backend: local (chosen with -D backend=local)"
+    available, reason = docker_available()
+    if name == "docker":
+        if not available:
+            raise BackendUnavailable(f"backend docker was asked for but {reason}; start a Docker "
+                                     f"engine or use -D backend=local")
+        module, _ = _docker_module()
+        return module.DockerDriver(), "backend: docker (chosen with -D backend=docker)"
+    if available:
+        module, _ = _docker_module()
+        return module.DockerDriver(), f"backend: docker ({reason}; -D backend=local to change)"
+    from support.drivers.local import LocalDriver
+    return LocalDriver(), f"backend: local ({reason}, so falling back to local processes)"

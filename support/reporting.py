@@ -1,0 +1,163 @@
+"""Allure reporting: labels per scenario, run-wide files, and what is attached on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import allure
+import allure_commons
+from allure_commons.types import AttachmentType
+from allure_commons.utils import md5
+
+AREAS = {
+    "infrastructure": "Core infrastructure",
+    "performance": "Performance and caching",
+    "cli": "CLI and benchmarking",
+    "system": "End-to-end system",
+}
+
+CATEGORIES = [
+    {"name": "Environment problem",
+     "description": "The machine or backend could not run the scenario (no engine, no port, "
+                    "no disk, a tool missing): not a verdict on MooseNG.",
+     "matchedStatuses": ["broken", "failed"],
+     "messageRegex": r"(?s).*(BackendUnavailable|backend docker was asked|No space left|"
+                     r"Address already in use|cannot find the `mooseng|DockerException|"
+                     r"docker\.errors|Permission denied).*"},
+    {"name": "Product defect",
+     "description": "MooseNG did not behave as the scenario states.",
+     "matchedStatuses": ["failed"]},
+    {"name": "Product defect (unexpected error)",
+     "description": "MooseNG answered with an error where the scenario expected success.",
+     "matchedStatuses": ["broken"],
+     "messageRegex": r"(?s).*(NotFound|AlreadyExists|InvalidArgument|FailedPrecondition|"
+                     r"ResourceExhausted|Unavailable|DataLoss|DeadlineExceeded|MooseNGError|"
+                     r"MasterUnreachable|RpcError|StatusCode\.).*"},
+    {"name": "Test defect",
+     "description": "The suite itself raised an error (a bug in steps or support code).",
+     "matchedStatuses": ["broken"]},
+]
+
+
+def area_of(filename: str) -> str:
+    parts = Path(filename).parts
+    if "features" in parts and len(parts) > parts.index("features") + 2:
+        folder = parts[parts.index("features") + 1]
+        return AREAS.get(folder, folder.capitalize())
+    return "Other"
+
+
+def stable_id(tags) -> str | None:
+    for tag in tags:
+        if tag.startswith("id."):
+            return tag[3:]
+    return None
+
+
+def _current_allure_test():
+    """The test result allure-behave is building for the running scenario (None without it)."""
+    for plugin in allure_commons.plugin_manager.get_plugins():
+        logger = getattr(plugin, "logger", None)
+        if logger is not None and hasattr(plugin, "current_scenario_uuid"):
+            return logger.get_test(plugin.current_scenario_uuid)
+    return None
+
+
+def label_scenario(scenario) -> None:
+    """Epic from the feature's folder; history and test-case ids from the stable @id tag."""
+    allure.dynamic.epic(area_of(scenario.feature.filename))
+    test = _current_allure_test()
+    sid = stable_id(scenario.effective_tags)
+    if test is not None and sid:
+        row = getattr(scenario, "_row", None)
+        params = [f"{h}={v}" for h, v in zip(row.headings, row.cells)] if row else []
+        test.historyId = md5(sid, *params)
+        test.testCaseId = md5(sid)
+
+
+def write_run_files(results: Path, properties: dict[str, str]) -> None:
+    """Empty the results of an earlier run, then write environment.properties and
+    categories.json for the Allure report of this one."""
+    if results.is_dir():
+        for old in results.iterdir():
+            if old.is_file():
+                old.unlink()
+    results.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}={str(value).replace(chr(10), ' ')}" for key, value in properties.items()]
+    (results / "environment.properties").write_text("\n".join(lines) + "\n")
+    (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=os.path.dirname(__file__))
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5,
+                               cwd=os.path.dirname(__file__)).stdout.strip()
+        return out.stdout.strip() + ("+local changes" if dirty else "") or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _attach(body: str, name: str, kind=AttachmentType.TEXT) -> None:
+    allure.attach(body, name=name, attachment_type=kind)
+
+
+def attach_failure(world) -> list[str]:
+    """Attach what a person needs to see the cause; returns the names attached."""
+    attached = []
+
+    def add(name, produce, kind=AttachmentType.TEXT):
+        try:
+            body = produce()
+        except Exception as error:  # noqa: BLE001 - a broken cluster is a reason to attach more
+            body = f"(could not collect: {type(error).__name__}: {error})"
+        if body:
+            _attach(body, name, kind)
+            attached.append(name)
+
+    if world is None:
+        return attached
+    cluster = world.cluster
+    if cluster is not None:
+        for node in cluster.nodes:
+            add(f"log tail: {node.name}", lambda node=node: node.logs(tail=200))
+        add("cluster status (mooseng status --json)",
+            lambda: str(world.cli.run("status", "--json", timeout=10)))
+        for node in cluster.nodes:
+            add(f"metrics: {node.name}", lambda node=node: _metrics(node))
+    if world.cli is not None and world.cli.last is not None:
+        add("last CLI command", lambda: str(world.cli.last))
+    if world.history.ops or world.history.faults:
+        add("operation history", lambda: world.history.render(last=400))
+    return attached
+
+
+def _metrics(node) -> str:
+    from support import endpoints
+
+    if not node.is_running():
+        return "(node not running)"
+    return endpoints.metrics_text(node.http_address)
+
+
+class FeatureTimes:
+    """Time per feature, printed at the end of the run."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str, float]] = []
+
+    def add(self, feature) -> None:
+        self.rows.append((feature.filename, feature.status.name, feature.duration))
+
+    def render(self, total: float) -> str:
+        width = max((len(f) for f, _, _ in self.rows), default=10)
+        lines = ["", "Time per feature:"]
+        lines += [f"  {name:<{width}}  {status:<8} {seconds:7.1f} s"
+                  for name, status, seconds in self.rows]
+        lines.append(f"  {'total (whole run)':<{width}}  {'':8} {total:7.1f} s")
+        return "\n".join(lines)

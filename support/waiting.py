@@ -1,0 +1,69 @@
+"""The one way the suite waits: poll a probe until it passes, within a time bound.
+
+Every time-bounded outcome ("within N seconds") goes through `within`, and the bound is
+multiplied by `-D timeout_scale` so slow machines need no edits to the features. Nothing else in
+the suite sleeps.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+_scale = 1.0
+POLL_INTERVAL = 0.05
+
+
+class WaitTimeout(AssertionError):
+    """The expected state did not come about in time (a failed expectation, not an error)."""
+
+
+class GiveUp(Exception):
+    """Raised by a probe when waiting longer cannot help (e.g. the process died)."""
+
+
+def set_scale(scale: float) -> None:
+    global _scale
+    if scale <= 0:
+        raise ValueError(f"timeout_scale must be positive, got {scale}")
+    _scale = scale
+
+
+def scale() -> float:
+    return _scale
+
+
+def scaled(seconds: float) -> float:
+    return seconds * _scale
+
+
+def within(seconds: float, probe: Callable[[], T], description: str,
+           interval: float = POLL_INTERVAL) -> T:
+    """Call `probe` until it returns a truthy value without raising; return that value.
+
+    A falsy result or an exception counts as "not yet" and is remembered; on timeout the error
+    says what was expected, the (scaled) bound, and the last value or error seen.
+    """
+    bound = scaled(seconds)
+    deadline = time.monotonic() + bound
+    last: object = "<probe never ran>"
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            value = probe()
+            if value:
+                return value
+            last = value
+        except GiveUp:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure is "not yet", reported at the end
+            last = f"{type(error).__name__}: {error}"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(f"expected {description} within {bound:g} s "
+                              f"({seconds:g} s x timeout_scale {_scale:g}); "
+                              f"after {attempts} checks the last seen was: {last}")
+        time.sleep(min(interval, remaining))
