@@ -94,10 +94,10 @@ def test_partial_writes_and_holes_read_as_zeros(store):
 
 
 def test_unaligned_sequential_frames(store):
-    data = pattern(4 * B + 999, seed=3)
+    data = pattern(20 * B + 999, seed=3)
     writer = store.begin(2, 1)
-    for pos in range(0, len(data), 10000):
-        writer.write(77 + pos, data[pos:pos + 10000])
+    for pos in range(0, len(data), 300001):     # large enough for O_DIRECT, never aligned
+        writer.write(77 + pos, data[pos:pos + 300001])
     writer.commit()
     assert read(store, 2, 1) == bytes(77) + data
     assert store.verify(2, 1) == []
@@ -205,7 +205,7 @@ def test_empty_chunk(store):
 def test_without_o_direct(store, monkeypatch):
     """File systems or platforms without O_DIRECT take the ordinary write path."""
     monkeypatch.delattr("os.O_DIRECT", raising=False)
-    data = pattern(2 * B + 5000)
+    data = pattern(10 * B + 5000)
     writer = store.begin(7, 1)
     writer.write(3, data)
     writer.commit()

@@ -136,13 +136,15 @@ class MasterLink:
     """Keeps this chunk server registered with its master and reports to it."""
 
     def __init__(self, master: str, store: ChunkStore, reporter: Reporter,
-                 runner: CommandRunner, identity):
-        """`identity()` returns (address, http_address, labels) as others should see them."""
+                 runner: CommandRunner, identity, active=lambda: 0):
+        """`identity()` returns (address, http_address, labels) as others should see them;
+        `active()` the number of reads and writes in progress."""
         self.master = master
         self.store = store
         self.reporter = reporter
         self.runner = runner
         self.identity = identity
+        self.active = active
         self.registered = False
         self.last_error = ""
         self.interval = 1.0
@@ -206,7 +208,7 @@ class MasterLink:
             server_id=self.store.server_id, capacity_bytes=self.store.capacity_bytes(),
             used_bytes=self.store.used_bytes(), chunk_count=self.store.count(),
             added=[_ref(c) for c in added], removed=[_ref(c) for c in removed],
-            damaged=[_ref(c) for c in damaged], active_operations=self.runner.active)
+            damaged=[_ref(c) for c in damaged], active_operations=self.runner.active + self.active())
         reply = self._stub.Heartbeat(request, timeout=max(CALL_TIMEOUT, 2 * self.interval))
         if reply.reregister:
             log.info("the master asks to register again", extra=kv(master=self.master))

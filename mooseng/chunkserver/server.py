@@ -62,8 +62,10 @@ class ChunkServerDaemon:
         self.peers = PeerChannels()
         self.runner = CommandRunner(self.store, self.peers, self.metrics)
         self.link = MasterLink(config.master, self.store, self.reporter, self.runner,
-                               self._identity)
+                               self._identity, lambda: self.service.active_operations)
         self.scrubber = Scrubber(self.store, self.metrics, config.scrub_interval)
+        self.service = ChunkService(self.store, self.metrics, self.peers,
+                                    lambda: self.address, self.status)
         self.address = ""
         self.http_address = ""
         self.port = 0
@@ -80,8 +82,6 @@ class ChunkServerDaemon:
         self.store.subscribe(self.reporter)
         self.store.subscribe(self.metrics.store_event)
         self._grpc, self._health = make_server()
-        self.service = ChunkService(self.store, self.metrics, self.peers,
-                                    lambda: self.address, self.status)
         pb_grpc.add_ChunkServerServicer_to_server(self.service, self._grpc)
         try:
             self.port = self._grpc.add_insecure_port(_join(self.config.host, self.config.port))

@@ -149,6 +149,12 @@ class _LocalWrites:
         if self._error is not None:
             raise self._error
 
+    def stop(self) -> None:
+        """Wait for the thread after a failure (the caller reports the first error)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
 
 def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
          sources: list[str], on_bytes: Callable[[int], None] = lambda n: None) -> ChunkCopy:
@@ -160,21 +166,26 @@ def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
     errors = []
     for source in sources:
         writer = store.begin(chunk_id, version)
+        local = _LocalWrites(writer)
+        stored = False
         try:
             stub = pb_grpc.ChunkServerStub(peers.get(source))
             offset = 0
             request = pb.ReadChunkRequest(chunk_id=chunk_id, version=version)
             for reply in stub.ReadChunk(request, timeout=REPLICATE_TIMEOUT):
-                writer.write(offset, reply.data)
+                local.put(offset, reply.data)
                 offset += len(reply.data)
                 on_bytes(len(reply.data))
-            return writer.commit()
+            local.finish()
+            copy = writer.commit()
+            stored = True
+            return copy
         except grpc.RpcError as error:
-            writer.abort()
             errors.append(f"{source}: {error.code().name} {error.details()}")
-        except BaseException:
-            writer.abort()
-            raise
+        finally:
+            if not stored:
+                local.stop()
+                writer.abort()
     raise Unavailable(f"could not copy chunk {describe(chunk_id, version)} from any source: "
                       + "; ".join(errors))
 
@@ -269,10 +280,7 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 from None
         finally:
             if not stored:
-                try:
-                    local.finish()
-                except BaseException:  # the write failed already; the first error is reported
-                    pass
+                local.stop()
                 writer.abort()
                 if forwarder:
                     forwarder.cancel()

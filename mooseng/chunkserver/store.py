@@ -28,7 +28,8 @@ from mooseng.common.rpc import FRAME
 
 log = logging.getLogger("mooseng.chunkserver.store")
 
-ALIGN = 4096  # O_DIRECT alignment of offsets, lengths and buffers
+ALIGN = 4096                 # O_DIRECT alignment of offsets, lengths and buffers
+DIRECT_MIN = 256 * 1024      # smaller writes go through the page cache
 
 _NAME = re.compile(r"chunk_([0-9a-f]{16})_([0-9a-f]{8,16})\.(chk|crc)")
 
@@ -385,9 +386,9 @@ class ChunkStore:
 class ChunkWriter:
     """Builds one new version in temp files; nothing is visible before commit().
 
-    Aligned runs of data go to disk with O_DIRECT (on this machine kind filling the page cache
-    costs far more than the disk write, and the fsync at commit is then cheap); unaligned heads
-    and tails, and file systems without O_DIRECT, use ordinary writes.
+    Aligned runs of large writes go to disk with O_DIRECT (on this machine kind filling the page
+    cache costs more than the disk write, and the fsync at commit is then cheap); small writes,
+    unaligned heads and tails, and file systems without O_DIRECT use ordinary writes.
 
     CRCs of blocks a write covers completely are computed from the incoming data; blocks only
     partly written (or grown by a hole) are re-read at commit. A base block that is about to be
@@ -407,13 +408,8 @@ class ChunkWriter:
         self._dirty: set[int] = set()
         self._checked: set[int] = set()
         self._fd = os.open(self._chk_tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        self._direct = -1
+        self._direct = -1 if hasattr(os, "O_DIRECT") else -2   # -1: not opened yet; -2: none
         self._buffer: mmap.mmap | None = None
-        if hasattr(os, "O_DIRECT"):
-            try:
-                self._direct = os.open(self._chk_tmp, os.O_WRONLY | os.O_DIRECT)
-            except OSError:
-                pass
         try:
             if base_version:
                 src, self.length, self._crcs = store._open(chunk_id, base_version)
@@ -488,9 +484,14 @@ class ChunkWriter:
 
     def _put(self, offset: int, data) -> None:
         view = memoryview(data).cast("B")
-        if self._direct >= 0:
+        if self._direct != -2 and len(view) >= DIRECT_MIN:
             head = min(len(view), -offset % ALIGN)
             middle = (len(view) - head) // ALIGN * ALIGN
+            if middle and self._direct == -1:
+                try:
+                    self._direct = os.open(self._chk_tmp, os.O_WRONLY | os.O_DIRECT)
+                except OSError:
+                    self._direct, middle = -2, 0
             if middle:
                 _write_all(self._fd, view[:head], offset)
                 self._put_direct(view[head:head + middle], offset + head)
@@ -510,7 +511,7 @@ class ChunkWriter:
                     if error.errno != errno.EINVAL:
                         raise
                     os.close(self._direct)
-                    self._direct = -1
+                    self._direct = -2
                     _write_all(self._fd, view[start:], offset + start)
                     return
 
@@ -558,7 +559,7 @@ class ChunkWriter:
         for fd in (self._fd, self._direct):
             if fd >= 0:
                 os.close(fd)
-        self._fd = self._direct = -1
+        self._fd, self._direct = -1, -2
         if self._buffer is not None:
             self._buffer.close()
             self._buffer = None
