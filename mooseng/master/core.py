@@ -113,6 +113,9 @@ class MasterCore:
         # (chunk, target) -> (issued at, source): replications not yet reported in `added`
         self.replicating: dict[tuple[int, str], tuple[float, str]] = {}
         self.replications_issued = 0
+        self._changes = 0         # bumped on every change of copies, server states, timers
+        self._counted: tuple | None = None           # (key, plan) of the last accounting
+        self._acted_key: tuple | None = None
         self.next_id = 1
         self.snapshot_version = 0
         self.failed: str | None = None
@@ -376,12 +379,21 @@ class MasterCore:
 
     # ------------------------------------------------------------------ chunk servers
 
+    def _changed(self) -> None:
+        self._changes += 1
+
+    def _key(self) -> tuple:
+        """Everything goal accounting depends on; equal keys give equal plans."""
+        return (self.state.version, self._changes, self.in_grace())
+
     def _add_copy(self, chunk_id: int, server_id: str, version: int) -> None:
+        self._changed()
         self.copies.setdefault(chunk_id, {}).setdefault(server_id, set()).add(version)
         self.server_chunks.setdefault(server_id, set()).add(chunk_id)
 
     def _drop_copy(self, chunk_id: int, server_id: str, version: int | None = None) -> None:
         """Forget one version (or with version=None every version) held by a server."""
+        self._changed()
         held = self.copies.get(chunk_id)
         if held is None or server_id not in held:
             return
@@ -408,6 +420,7 @@ class MasterCore:
                 self._add_copy(chunk_id, server_id, version)
             for key in [k for k in self.replicating if k[1] == server_id]:
                 del self.replicating[key]
+            self._changed()
             self.servers[server_id] = Server(server_id, address, http_address, dict(labels),
                                              capacity, used, self.clock(), self.wall(),
                                              maintenance=bool(old and old.maintenance))
@@ -426,6 +439,7 @@ class MasterCore:
             server.capacity, server.used = capacity, used
             server.last_seen, server.last_heartbeat = self.clock(), self.wall()
             if not server.online:
+                self._changed()
                 server.online = True
                 log.info("chunk server back online", extra=kv(server=server_id))
             for chunk_id, version in added:
@@ -446,6 +460,7 @@ class MasterCore:
                 known = ", ".join(sorted(self.servers)) or "none"
                 raise NotFound(f"no chunk server with id {server_id!r} (known: {known})")
             server.maintenance = enabled
+            self._changed()
             if not enabled:
                 server.online = (self.clock() - server.last_seen
                                  <= self.settings.offline_timeout)
@@ -475,8 +490,13 @@ class MasterCore:
         return versions
 
     def counts(self) -> goals.Plan:
+        """Under/over/missing counts, recomputed only when something they depend on changed."""
         with self.lock:
-            return goals.plan(self._chunk_views(), self.candidates(), act=False)
+            key = self._key()
+            if self._counted is None or self._counted[0] != key:
+                self._counted = (key, goals.plan(self._chunk_views(), self.candidates(),
+                                                 act=False))
+            return self._counted[1]
 
     def in_grace(self) -> bool:
         """Right after start, chunk servers are still registering: change nothing yet."""
@@ -494,14 +514,19 @@ class MasterCore:
                 if server.online and not server.maintenance \
                         and now - server.last_seen > settings.offline_timeout:
                     server.online = False
+                    self._changed()
                     log.warning("chunk server offline: no heartbeat",
                                 extra=kv(server=server.server_id, address=server.address,
                                          silent_seconds=round(now - server.last_seen, 1)))
             for lease_id in [i for i, l in self.leases.items() if l.expires < now]:
                 del self.leases[lease_id]
+                self._changed()
             timeout = self.replication_timeout()
             for key in [k for k, v in self.replicating.items() if now - v[0] > timeout]:
                 del self.replicating[key]
+                self._changed()
+            if self._acted_key == self._key():
+                return self.counts()
             replicating: dict[int, set[str]] = {}
             busy: dict[str, int] = {}
             for (chunk_id, target), (_, source) in self.replicating.items():
@@ -512,6 +537,7 @@ class MasterCore:
                                 leases=self._lease_versions(), replicating=replicating,
                                 busy=busy, limit=settings.replication_limit,
                                 act=not self.in_grace(), rng=self._rng)
+            self._counted = (self._key(), result)
             for action in result.actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)
@@ -524,4 +550,5 @@ class MasterCore:
                     log.info("replication scheduled",
                              extra=kv(chunk=action.chunk_id, version=action.version,
                                       target=action.server_id, source=action.sources[0]))
+            self._acted_key = self._key()
             return result
