@@ -251,3 +251,46 @@ def test_write_retries_without_a_stopped_chunk_server(fresh_cluster, caplog):
     for n in range(3):
         for ch in c.stat(f"/retry{n}.bin").chunks:
             assert stopped not in ch.server_ids
+
+
+def test_lowering_the_goal_removes_extra_copies(fresh_cluster):
+    c = fresh_cluster.client()
+    data = pattern(2 * CS + 1, seed=12)
+    c.write_bytes("/lower.bin", data, goal=3)
+    assert all(len(ch.servers) == 3 for ch in c.stat("/lower.bin").chunks)
+    c.setgoal("/lower.bin", 1)
+
+    def trimmed():
+        chunks = c.stat("/lower.bin").chunks
+        stored = sum(s["chunk_count"] for s in c.chunkservers())
+        return (all(len(ch.servers) == 1 for ch in chunks) and stored == len(chunks)
+                and c.status()["chunks_overgoal"] == 0)
+
+    wait_for(trimmed, "one copy per chunk, on the master's map and on the chunk servers")
+    assert c.read_bytes("/lower.bin") == data
+
+
+def test_a_chunk_server_coming_back_leaves_no_extra_or_stale_copies(fresh_cluster):
+    cluster = fresh_cluster
+    c = cluster.client()
+    data = pattern(CS + 7, seed=13)
+    stat = c.write_bytes("/back.bin", data, goal=2)
+    victim = _holder(cluster, stat)
+    cluster.stop_chunkserver(victim)
+    wait_for(lambda: c.status()["chunks_undergoal"] == 0 and all(
+        cluster.server_id(victim) not in ch.server_ids for ch in c.stat("/back.bin").chunks),
+        "re-replication without the stopped server")
+    newer = pattern(CS + 7, seed=14)
+    c.write_bytes("/back.bin", newer)            # the stopped server's copies are now stale
+    cluster.start_chunkserver(victim)
+
+    def settled():
+        chunks = c.stat("/back.bin").chunks
+        stored = {s["id"]: s["chunk_count"] for s in c.chunkservers()}
+        status = c.status()
+        return (status["chunks_overgoal"] == 0 and status["chunks_undergoal"] == 0
+                and all(len(ch.servers) == 2 for ch in chunks)
+                and sum(stored.values()) == 2 * len(chunks)) and stored
+
+    wait_for(settled, "exactly two copies of each chunk once the server is back")
+    assert c.read_bytes("/back.bin") == newer

@@ -23,16 +23,18 @@ class Client:
 
     Thread-safe: several threads may use one Client, each with its own open files.
     `address_map` translates the chunk server addresses the master hands out into ones this
-    process can dial (identity by default)."""
+    process can dial (identity by default). `timeout` bounds every call; a chunk server that
+    moves no data for `stall_timeout` seconds is given up for another copy or chain."""
 
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
-                 address_map: Callable[[str], str] | None = None, workers: int = 8):
+                 address_map: Callable[[str], str] | None = None, workers: int = 8,
+                 stall_timeout: float = 5.0):
         self.master_address = master
         self.timeout = timeout
         self._channels = Channels()
         self._master = MasterSession(master, self._channels, timeout)
         self._ns = Namespace(self._master)
-        self._data = DataPath(self._master, self._channels, timeout, address_map)
+        self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mooseng-io")
 
     # ------------------------------------------------------------------ namespace

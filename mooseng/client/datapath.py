@@ -3,6 +3,7 @@ with fall-back to other copies."""
 
 import logging
 import threading
+import time
 from typing import Callable
 
 import grpc
@@ -28,19 +29,58 @@ READ_FALLBACK = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 _MIN_RATE = 4 * 1024 * 1024      # bytes/s assumed in the worst case
 _MAX_ATTEMPTS = 16
 FAILED_SERVER_KEY = "mooseng-failed-server"     # trailing metadata naming the failed server
+SUSPECT_FOR = 30.0     # seconds a chunk server that failed a read is tried after the others
+
+
+class Stalled(Exception):
+    """A chunk server stopped moving data (paused, cut off) before the call's deadline."""
+
+
+class _Watchdog:
+    """Cancels a streaming call that makes no progress for `stall` seconds, so a frozen chunk
+    server costs seconds, not the whole deadline."""
+
+    def __init__(self, stall: float):
+        self.stall = stall
+        self.fired = False
+        self._grace = 0.0
+        self._last = time.monotonic()
+        self._done = threading.Event()
+        self._call = None
+
+    def watch(self, call) -> None:
+        self._call = call
+        threading.Thread(target=self._run, name="mooseng-watchdog", daemon=True).start()
+
+    def progress(self, grace: float = 0.0) -> None:
+        """Data moved; `grace` extends the next wait (e.g. the fsync after the last frame)."""
+        self._last = time.monotonic()
+        self._grace = grace
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        while not self._done.wait(min(0.25, self.stall / 4)):
+            if time.monotonic() - self._last > self.stall + self._grace:
+                self.fired = True
+                self._call.cancel()
+                return
 
 
 class DataPath:
     """Reads and writes single chunks; thread-safe, shared by every open file of a client."""
 
     def __init__(self, master: MasterSession, channels: Channels, timeout: float,
-                 address_map: Callable[[str], str] | None = None):
+                 address_map: Callable[[str], str] | None = None, stall: float = 5.0):
         self.master = master
         self.channels = channels
         self.timeout = timeout
+        self.stall = min(stall, timeout)
         self.address_map = address_map or (lambda address: address)
         self._stubs: dict[str, pb_grpc.ChunkServerStub] = {}
         self._lock = threading.Lock()
+        self._suspects: dict[str, float] = {}    # address -> until when it is tried last
 
     def stub(self, address: str) -> pb_grpc.ChunkServerStub:
         with self._lock:
@@ -49,6 +89,10 @@ class DataPath:
                 stub = pb_grpc.ChunkServerStub(self.channels.get(self.address_map(address)))
                 self._stubs[address] = stub
             return stub
+
+    def _suspected(self, address: str) -> bool:
+        """Failed recently: other copies go first."""
+        return self._suspects.get(address, 0.0) > time.monotonic()
 
     def _deadline(self, nbytes: int) -> float:
         return self.timeout + nbytes / _MIN_RATE
@@ -78,15 +122,20 @@ class DataPath:
                                   f"inode {inode} ({'; '.join(failures) or 'none online'})")
             try:
                 reply = self._stream(alloc, offset, data, truncate_length)
-            except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    raise from_rpc_error(error) from None
-                blamed = _blame(error, alloc)
-                exclude.append(blamed)
-                failures.append(f"{_address_of(alloc, blamed)}: {error.code().name} "
-                                f"{error.details() or ''}".strip())
-                log.info("chunk write failed, retrying without %s: %s",
-                         _address_of(alloc, blamed), failures[-1])
+            except (grpc.RpcError, Stalled) as error:
+                if isinstance(error, grpc.RpcError):
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                        raise from_rpc_error(error) from None
+                    blamed = [_blame(error, alloc)]
+                    reason = f"{error.code().name} {error.details() or ''}".strip()
+                    if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and not _named(error):
+                        blamed = self._unresponsive(alloc) or blamed
+                else:
+                    blamed = self._unresponsive(alloc) or [alloc.chain_ids[0]]
+                    reason = str(error)
+                exclude.extend(blamed)
+                failures.append(f"{', '.join(_address_of(alloc, b) for b in blamed)}: {reason}")
+                log.info("chunk write failed, retrying without %s", failures[-1])
                 continue
             written = [sid for sid in alloc.chain_ids if sid in set(reply.written_ids)]
             missing = [sid for sid in alloc.chain_ids if sid not in set(reply.written_ids)]
@@ -110,14 +159,37 @@ class DataPath:
             offset=offset, chain=list(alloc.chain[1:]), lease_id=alloc.lease_id,
             truncate=truncate_length is not None, truncate_length=truncate_length or 0)
 
+        watchdog = _Watchdog(self.stall)
+
         def requests():
             yield pb.WriteChunkRequest(header=header)
             if truncate_length is None:
                 for frame in frames(data, FRAME):
+                    watchdog.progress()
                     yield pb.WriteChunkRequest(data=frame)
+            # Every server of the chain fsyncs before answering: allow for writing it all.
+            watchdog.progress(grace=len(data) / _MIN_RATE)
 
-        return self.stub(alloc.chain[0]).WriteChunk(requests(),
-                                                    timeout=self._deadline(len(data)))
+        call = self.stub(alloc.chain[0]).WriteChunk.future(requests(),
+                                                           timeout=self._deadline(len(data)))
+        watchdog.watch(call)
+        try:
+            return call.result()
+        except grpc.FutureCancelledError:
+            raise Stalled(f"chunk server {alloc.chain[0]} or one after it in the chain moved no "
+                          f"data for {self.stall:g} s") from None
+        finally:
+            watchdog.stop()
+
+    def _unresponsive(self, alloc: pb.AllocateChunkReply) -> list[str]:
+        """Ids of the chain members that do not answer a status call within the stall time."""
+        silent = []
+        for address, server_id in zip(alloc.chain, alloc.chain_ids):
+            try:
+                self.stub(address).GetStatus(pb.ChunkServerStatusRequest(), timeout=self.stall)
+            except grpc.RpcError:
+                silent.append(server_id)
+        return silent
 
     # ------------------------------------------------------------------ read
 
@@ -132,30 +204,45 @@ class DataPath:
             raise DataLoss(f"chunk {chunk.chunk_id:016x} (index {chunk.index}) has no valid "
                            f"copy on any online chunk server")
         start = (chunk.index if prefer is None else prefer) % len(chunk.servers)
-        order = chunk.servers[start:] + chunk.servers[:start]
+        order = sorted(chunk.servers[start:] + chunk.servers[:start], key=self._suspected)
         parts: list[bytes] = []
         got = 0
         failures: list[tuple[grpc.StatusCode, str]] = []
         for address in order:
+            watchdog = _Watchdog(self.stall)
             try:
                 stream = self.stub(address).ReadChunk(
                     pb.ReadChunkRequest(chunk_id=chunk.chunk_id, version=chunk.version,
                                         offset=offset + got, length=want - got),
                     timeout=self._deadline(want - got))
+                watchdog.watch(stream)
                 for reply in stream:
+                    watchdog.progress()
                     parts.append(reply.data)
                     got += len(reply.data)
                 return b"".join(parts)
             except grpc.RpcError as error:
                 if error.code() not in READ_FALLBACK:
                     raise from_rpc_error(error) from None
-                failures.append((error.code(), f"{address}: {error.code().name} "
-                                               f"{error.details() or ''}".strip()))
+                reason = (f"sent nothing for {self.stall:g} s" if watchdog.fired else
+                          f"{error.code().name} {error.details() or ''}".strip())
+                code = grpc.StatusCode.DEADLINE_EXCEEDED if watchdog.fired else error.code()
+                failures.append((code, f"{address}: {reason}"))
+                if code != grpc.StatusCode.DATA_LOSS:
+                    self._suspects[address] = time.monotonic() + SUSPECT_FOR
                 log.info("chunk read failed, trying the next copy: %s", failures[-1][1])
+            finally:
+                watchdog.stop()
         text = "; ".join(message for _, message in failures)
         if all(code == grpc.StatusCode.DATA_LOSS for code, _ in failures):
             raise DataLoss(f"every copy of chunk {chunk.chunk_id:016x} failed: {text}")
         raise Unavailable(f"no copy of chunk {chunk.chunk_id:016x} could be read: {text}")
+
+
+def _named(error: grpc.RpcError) -> bool:
+    """Did the chunk server say which member of the chain failed?"""
+    metadata = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    return any(key == FAILED_SERVER_KEY for key, _ in metadata or ())
 
 
 def _blame(error: grpc.RpcError, alloc: pb.AllocateChunkReply) -> str:
