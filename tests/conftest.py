@@ -45,7 +45,9 @@ class LocalCluster:
     chunkservers: list = dataclasses.field(default_factory=list)   # daemon or None (stopped)
     clients: list = dataclasses.field(default_factory=list)
 
-    def start_master(self) -> None:
+    def start_master(self, port: int = 0) -> None:
+        """Start the master (again, on its data dir; `port` keeps the address chunk servers
+        know)."""
         from mooseng.master.main import MasterConfig
         from mooseng.master.server import MasterServer
 
@@ -53,12 +55,18 @@ class LocalCluster:
         data_dir.mkdir(exist_ok=True)
         (data_dir / "ports.json").unlink(missing_ok=True)
         config = load(MasterConfig, [
-            "--data-dir", str(data_dir), "--port", "0", "--http-port", "0",
+            "--data-dir", str(data_dir), "--port", str(port), "--http-port", "0",
             "--heartbeat-interval", str(HEARTBEAT), "--offline-timeout", str(OFFLINE_TIMEOUT),
             "--chunk-size", str(CHUNK_SIZE), "--default-goal", "2"])
         self.master = MasterServer(config)
         self.master.start()
         self.master_address = f"127.0.0.1:{_ports(data_dir)['grpc']}"
+
+    def restart_master(self) -> None:
+        port = int(self.master_address.rsplit(":", 1)[1])
+        self.master.stop()
+        self.master = None
+        self.start_master(port)
 
     def start_chunkserver(self, number: int) -> None:
         """Start chunk server `number` (0-based), on its existing data dir if it had one."""

@@ -294,3 +294,17 @@ def test_a_chunk_server_coming_back_leaves_no_extra_or_stale_copies(fresh_cluste
 
     wait_for(settled, "exactly two copies of each chunk once the server is back")
     assert c.read_bytes("/back.bin") == newer
+
+
+def test_a_client_carries_on_after_a_master_restart(fresh_cluster):
+    cluster = fresh_cluster
+    c = cluster.client()
+    data = pattern(2 * CS + 3, seed=15)
+    c.write_bytes("/kept.bin", data, goal=2)
+    cluster.restart_master()
+    # Chunk locations come back with the chunk servers' registrations.
+    wait_for(lambda: all(len(ch.servers) == 2 for ch in c.stat("/kept.bin").chunks),
+             "both copies of every chunk known to the restarted master")
+    assert c.read_bytes("/kept.bin") == data
+    c.write_bytes("/after.bin", b"after restart")
+    assert c.read_bytes("/after.bin") == b"after restart"
