@@ -35,17 +35,18 @@ class File(io.RawIOBase):
 
     def __init__(self, path: str, attr: pb.Attr, mode: str, namespace: Namespace,
                  data: DataPath, pool: Executor):
+        kind, readable, writable = parse_mode(mode)
+        if not attr.chunk_size:
+            raise FailedPrecondition(f"the master did not say the chunk size of {path}")
         super().__init__()
         self.name = path
         self.mode = mode
-        self._kind, self._readable, self._writable = parse_mode(mode)
+        self._kind, self._readable, self._writable = kind, readable, writable
         self._ns = namespace
         self._data = data
         self._pool = pool
         self.inode = attr.inode
         self.chunk_size = attr.chunk_size
-        if not self.chunk_size:
-            raise FailedPrecondition(f"the master did not say the chunk size of {path}")
         self._size = attr.size
         self._pos = self._size if self._kind == "a" else 0
         self._buf = bytearray()
