@@ -9,8 +9,8 @@ import pytest
 
 from conftest import CHUNK_SIZE, wait_for
 from mooseng.client import namespace as client_namespace
-from mooseng.common.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
-                                   ResourceExhausted)
+from mooseng.common.errors import (AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument,
+                                   NotFound, ResourceExhausted)
 
 CS = CHUNK_SIZE
 
@@ -308,3 +308,14 @@ def test_a_client_carries_on_after_a_master_restart(fresh_cluster):
     assert c.read_bytes("/kept.bin") == data
     c.write_bytes("/after.bin", b"after restart")
     assert c.read_bytes("/after.bin") == b"after restart"
+
+
+def test_a_chunk_without_any_valid_copy_reads_as_data_loss(fresh_cluster):
+    cluster = fresh_cluster
+    c = cluster.client()
+    stat = c.write_bytes("/lonely.bin", pattern(100, seed=16), goal=1)
+    cluster.stop_chunkserver(_holder(cluster, stat))
+    wait_for(lambda: c.status()["chunks_missing"] == 1, "the chunk counted as missing")
+    assert c.stat("/lonely.bin").chunks[0].servers == ()
+    with pytest.raises(DataLoss, match="no valid copy"):
+        c.read_bytes("/lonely.bin")
