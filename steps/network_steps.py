@@ -81,6 +81,7 @@ def step_cut_from_client(context, name):
     node = world.node(name)
     holds = {c.chunk_id for c in world.all_copies() if name in c.nodes}
     assert holds, f"{name} holds no copy of the files' chunks, so the cut would test nothing"
+    world.server_id(node)            # asked now: the test process cannot ask it after the cut
     world.history.fault(f"cut {name} -> client")
     node.cut_from("client")
     context.add_cleanup(node.restore_to, "client")
