@@ -101,3 +101,42 @@ def test_server_and_status_dicts_are_plain_json():
     status = status_dict(pb.ClusterStatus(chunks=5, servers_by_state={"online": 3}))
     assert status["chunks"] == 5 and isinstance(status["chunks"], int)
     assert status["servers_by_state"] == {"online": 3, "offline": 0, "maintenance": 0}
+
+
+def test_split_cuts_a_piece_for_parallel_reads():
+    from mooseng.client.io import _split
+
+    parts = _split(Piece(3, 10, 25, 310), 10)
+    assert parts == [Piece(3, 10, 10, 310), Piece(3, 20, 10, 320), Piece(3, 30, 5, 330)]
+
+
+class _Call:
+    def __init__(self):
+        import threading
+        self.cancelled = threading.Event()
+
+    def cancel(self):
+        self.cancelled.set()
+
+
+def test_watchdog_cancels_a_stream_without_progress():
+    from mooseng.client.datapath import _Watchdog
+
+    watchdog, call = _Watchdog(0.2), _Call()
+    watchdog.watch(call)
+    assert call.cancelled.wait(5) and watchdog.fired
+
+
+def test_watchdog_leaves_a_moving_stream_alone():
+    import time
+
+    from mooseng.client.datapath import _Watchdog
+
+    watchdog, call = _Watchdog(0.3), _Call()
+    watchdog.watch(call)
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:          # the stream delivers data every 50 ms
+        watchdog.progress()
+        assert not call.cancelled.wait(0.05)
+    watchdog.stop()
+    assert not watchdog.fired
