@@ -59,6 +59,13 @@ def test_master_comes_from_the_environment(monkeypatch):
     assert cli.default_master() == "127.0.0.1:9421"
 
 
+@pytest.mark.parametrize("given,address", [("10.0.0.1", "10.0.0.1:9421"),
+                                           ("m.example:7000", "m.example:7000"),
+                                           ("[::1]:9000", "[::1]:9000")])
+def test_master_port_defaults_to_9421(given, address):
+    assert cli.with_port(given) == address
+
+
 def test_global_options_work_before_and_after_the_command():
     parser = cli.build_parser()
     before = parser.parse_args(["--json", "--master", "m:1", "fs", "ls", "/"])

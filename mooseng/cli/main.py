@@ -21,6 +21,14 @@ def default_master() -> str:
     return entries[0] if entries else DEFAULT_MASTER
 
 
+def with_port(address: str) -> str:
+    """'host' -> 'host:9421' (the master's default port)."""
+    host, sep, port = address.rpartition(":")
+    if sep and port.isdigit() and not host.endswith(":"):
+        return address
+    return f"{address}:{DEFAULT_MASTER.rsplit(':', 1)[1]}"
+
+
 def _size(text: str) -> int:
     try:
         return parse_size(text)
@@ -108,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    master = getattr(args, "master", None) or default_master()
+    master = with_port(getattr(args, "master", None) or default_master())
     as_json = getattr(args, "json", False)
     client = Client(master, timeout=getattr(args, "timeout", 30.0))
     try:

@@ -8,7 +8,8 @@ from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 _CONNECT_FAILURES = ("failed to connect", "connection refused", "dns resolution failed",
                      "socket closed", "connection reset", "connection timed out",
-                     "name resolution", "no route to host", "channel closed")
+                     "name resolution", "no route to host", "channel closed", "resolving",
+                     "lookup", "network is unreachable")
 
 
 class MasterUnreachable(Unavailable):
@@ -48,4 +49,4 @@ class MasterSession:
 
 def _short(details: str) -> str:
     """The useful tail of a gRPC core message ('... Connection refused')."""
-    return details.rsplit(": ", 1)[-1].strip() if details else ""
+    return details.rsplit(": ", 1)[-1].strip(" ]") if details else ""
