@@ -92,8 +92,8 @@ class MasterServer:
             self._loop_thread.join()
         self.http.stop()
         self.core.close(snapshot=snapshot)
-        log.info("stopped", extra=kv(metadata_version=self.core.state.version
-                                     if self.core.state else 0))
+        if self.grpc_server:
+            log.info("stopped", extra=kv(metadata_version=self.core.state.version))
 
     def _write_ports(self) -> None:
         path = os.path.join(self.config.data_dir, "ports.json")
