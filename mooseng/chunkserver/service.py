@@ -8,6 +8,7 @@ AllocateChunk(exclude=[...]); the status message says the same in words.
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 import grpc
@@ -17,7 +18,7 @@ from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, Unavailable,
                                    abort, servicer_errors)
 from mooseng.common.log import kv
-from mooseng.common.rpc import OPTIONS, Channels
+from mooseng.common.rpc import FRAME, OPTIONS, Channels
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -74,6 +75,7 @@ class _Forwarder:
 
     def send(self, item) -> None:
         """Queue one frame (None ends the stream); fails as soon as the downstream call did."""
+        stalled = time.monotonic() + STALL_TIMEOUT
         try:
             while True:
                 if self._future.done():
@@ -81,10 +83,10 @@ class _Forwarder:
                     raise ChainFailure(self.address, f"chunk server {self.address} ended the "
                                                      "write before all data was sent")
                 try:
-                    self._queue.put(item, timeout=STALL_TIMEOUT)
+                    self._queue.put(item, timeout=0.2)
                     return
                 except queue.Full:
-                    if not self._future.done():
+                    if time.monotonic() > stalled:
                         self._future.cancel()
                         raise ChainFailure(self.address, f"chunk server {self.address} accepted "
                                                          f"no data for {STALL_TIMEOUT:.0f} s")
@@ -154,6 +156,48 @@ class _LocalWrites:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+
+
+class _ReadAhead:
+    """Reads the next frames from disk in a thread while gRPC sends the current one."""
+
+    def __init__(self, frames, depth: int = 2):
+        self._frames = frames
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stopped = threading.Event()
+        threading.Thread(target=self._run, name="read-ahead", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames:
+                if not self._offer(("data", frame)):
+                    return
+            self._offer(("end", None))
+        except BaseException as error:  # handed to the RPC thread by __iter__
+            self._offer(("error", error))
+        finally:
+            self._frames.close()
+
+    def _offer(self, item) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def __iter__(self):
+        try:
+            while True:
+                kind, value = self._queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            self._stopped.set()
 
 
 def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
@@ -294,8 +338,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
     def ReadChunk(self, request, context):  # noqa: N802 (gRPC API)
         self._track(1)
         try:
-            for data in self.store.read(request.chunk_id, request.version, request.offset,
-                                        request.length):
+            frames = self.store.read(request.chunk_id, request.version, request.offset,
+                                     request.length)
+            small = 0 < request.length <= FRAME
+            for data in frames if small else _ReadAhead(frames):
                 self.metrics.bytes_read.inc(len(data))
                 yield pb.ReadChunkReply(data=data)
         except DataLoss as error:
