@@ -113,10 +113,10 @@ class ChunkServerDaemon:
         self.scrubber.stop()
         if self._grpc:
             self._grpc.stop(grace=2.0).wait()
+        self.peers.close()  # cancels replications still copying
         self.runner.stop()
         if self._http:
             self._http.stop()
-        self.peers.close()
         log.info("chunk server stopped", extra=kv(server_id=self.store.server_id))
 
     def _write_ports(self) -> None:

@@ -38,15 +38,25 @@ PEER_OPTIONS = OPTIONS + [
 
 
 class PeerChannels(Channels):
-    """Channels to other chunk servers, reconnecting within 2 s of a peer coming back."""
+    """Channels to other chunk servers, reconnecting within 2 s of a peer coming back.
+    Closing them ends every call in progress; no new channel is opened after that."""
+
+    closed = False
 
     def get(self, address: str) -> grpc.Channel:
         with self._lock:
+            if self.closed:
+                raise Unavailable("this chunk server is stopping")
             channel = self._channels.get(address)
             if channel is None:
                 channel = grpc.insecure_channel(address, options=PEER_OPTIONS)
                 self._channels[address] = channel
             return channel
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+        super().close()
 
 
 class ChainFailure(Exception):
