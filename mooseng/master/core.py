@@ -116,6 +116,7 @@ class MasterCore:
         self._changes = 0         # bumped on every change of copies, server states, timers
         self._counted: tuple | None = None           # (key, plan) of the last accounting
         self._acted_key: tuple | None = None
+        self._next_plan = 0.0     # monotonic time before which no new full plan is made
         self.next_id = 1
         self.snapshot_version = 0
         self.failed: str | None = None
@@ -525,8 +526,9 @@ class MasterCore:
             for key in [k for k, v in self.replicating.items() if now - v[0] > timeout]:
                 del self.replicating[key]
                 self._changed()
-            if self._acted_key == self._key():
+            if self._acted_key == self._key() or now < self._next_plan:
                 return self.counts()
+            began = time.perf_counter()
             replicating: dict[int, set[str]] = {}
             busy: dict[str, int] = {}
             for (chunk_id, target), (_, source) in self.replicating.items():
@@ -551,4 +553,6 @@ class MasterCore:
                              extra=kv(chunk=action.chunk_id, version=action.version,
                                       target=action.server_id, source=action.sources[0]))
             self._acted_key = self._key()
+            # a big chunk map makes a pass expensive: keep passes to <= ~10 % of the time
+            self._next_plan = now + 9 * (time.perf_counter() - began)
             return result

@@ -6,6 +6,7 @@ that detects silent chunk servers and schedules replication and deletion.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ class MasterServer:
             replayed = self.core.open()
         except CorruptMetadata as error:
             raise OSError(f"metadata in {config.data_dir} cannot be loaded: {error}") from None
+        gc.freeze()     # the recovered metadata lives forever: keep it out of GC passes
         server, health_servicer = rpc.make_server()
         pb_grpc.add_MasterServicer_to_server(
             MasterService(self.core, self.metrics, lambda: overall(self.checks())), server)
