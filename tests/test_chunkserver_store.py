@@ -177,6 +177,9 @@ def test_startup_cleanup_and_reindex(tmp_path):
     stray_crc = os.path.join(directory, "chunk_0000000000000101_00000009.crc")
     with open(stray_crc, "wb") as handle:
         handle.write(b"\0\0\0\0")
+    orphan_chk = os.path.join(directory, "chunk_0000000000000101_0000000a.chk")
+    with open(orphan_chk, "wb") as handle:       # data without CRCs cannot be checked
+        handle.write(b"unverifiable")
     again = ChunkStore(str(tmp_path / "cs"))
     again.open()
     assert sorted(os.listdir(directory)) == sorted([os.path.basename(chk), os.path.basename(crc)])

@@ -209,7 +209,8 @@ class MasterLink:
             server_id=self.store.server_id, capacity_bytes=self.store.capacity_bytes(),
             used_bytes=self.store.used_bytes(), chunk_count=self.store.count(),
             added=[_ref(c) for c in added], removed=[_ref(c) for c in removed],
-            damaged=[_ref(c) for c in damaged], active_operations=self.runner.active + self.active())
+            damaged=[_ref(c) for c in damaged],
+            active_operations=self.runner.active + self.active())
         reply = self._stub.Heartbeat(request, timeout=max(CALL_TIMEOUT, 2 * self.interval))
         if reply.reregister:
             log.info("the master asks to register again", extra=kv(master=self.master))

@@ -160,7 +160,8 @@ class ChunkStore:
                 chunk_id, version = int(match.group(1), 16), int(match.group(2), 16)
                 length = os.stat(path).st_size
                 crc_path = path[:-4] + ".crc"
-                if name[:-4] + ".crc" not in names or os.stat(crc_path).st_size != 4 * _blocks(length):
+                if (name[:-4] + ".crc" not in names
+                        or os.stat(crc_path).st_size != 4 * _blocks(length)):
                     log.warning("chunk copy without a matching .crc file, removed",
                                 extra=kv(path=path))
                     for leftover in (path, crc_path):
@@ -171,8 +172,9 @@ class ChunkStore:
                 self._index[(chunk_id, version)] = length
                 self._used += length + 4 * _blocks(length)
         self.opened = True
-        log.info("chunk store opened", extra=kv(data_dir=self.data_dir, server_id=self.server_id,
-                                                 chunks=len(self._index), leftovers_removed=removed))
+        log.info("chunk store opened", extra=kv(
+            data_dir=self.data_dir, server_id=self.server_id, chunks=len(self._index),
+            leftovers_removed=removed))
 
     def _load_server_id(self) -> str:
         path = os.path.join(self.data_dir, "server_id")
