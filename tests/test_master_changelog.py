@@ -142,3 +142,11 @@ def test_snapshot_damage_is_reported(tmp_path):
     path.write_text(path.read_text().replace('"a"', '"b"'))
     with pytest.raises(CorruptMetadata, match="damaged"):
         recover(str(tmp_path), MiB)
+
+
+def test_a_second_master_on_the_same_data_dir_is_refused(tmp_path):
+    first = core(tmp_path)
+    with pytest.raises(OSError, match="another master"):
+        core(tmp_path)
+    first.close()
+    core(tmp_path).close()

@@ -9,6 +9,7 @@ metadata version it saw is durable, so no client ever observes something a crash
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
 import os
 import random
@@ -120,6 +121,7 @@ class MasterCore:
         self.next_id = 1
         self.snapshot_version = 0
         self.failed: str | None = None
+        self._lock_fd = -1
         self._snapshot_thread: threading.Thread | None = None
         self._rng = random.Random()
         self.started = clock()
@@ -129,7 +131,12 @@ class MasterCore:
     def open(self) -> int:
         """Recover the metadata from the data dir; returns the number of entries replayed."""
         os.makedirs(self.settings.data_dir, exist_ok=True)
-        state, replayed = recover(self.settings.data_dir, self.settings.chunk_size)
+        self._lock_data_dir()
+        try:
+            state, replayed = recover(self.settings.data_dir, self.settings.chunk_size)
+        except BaseException:
+            self._unlock_data_dir()
+            raise
         self.state = state
         self.snapshot_version = state.version - replayed
         self.next_id = state.reserved + 1
@@ -145,6 +152,23 @@ class MasterCore:
                         extra=kv(metadata_chunk_size=state.chunk_size,
                                  setting=self.settings.chunk_size))
         return replayed
+
+    def _lock_data_dir(self) -> None:
+        """Two masters on one data dir would interleave changelogs: refuse the second."""
+        path = os.path.join(self.settings.data_dir, "master.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OSError(f"another master is using {self.settings.data_dir} "
+                          f"(it holds {path})") from None
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     def close(self, snapshot: bool = True) -> None:
         """Stop persisting; with snapshot=True write a final snapshot first (clean stop)."""
@@ -162,6 +186,7 @@ class MasterCore:
                 self.snapshot_version = version
             self.changelog.close()
             self.changelog = None
+            self._unlock_data_dir()
 
     @property
     def chunk_size(self) -> int:
