@@ -27,6 +27,7 @@ log = logging.getLogger("mooseng.master")
 
 ID_BATCH = 10000          # counter values reserved per changelog entry
 LEASE_SECONDS = 60.0      # a write (allocate .. commit) must finish within this
+MAX_COMMANDS = 2000       # per heartbeat reply; the rest waits for the next heartbeat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -476,7 +477,8 @@ class MasterCore:
             for chunk_id, version in damaged:
                 log.warning("chunk copy reported damaged",
                             extra=kv(server=server_id, chunk=chunk_id, version=version))
-            commands, server.commands = server.commands, []
+            commands = server.commands[:MAX_COMMANDS]
+            del server.commands[:MAX_COMMANDS]
             return commands, False
 
     def set_maintenance(self, server_id: str, enabled: bool) -> None:
@@ -574,9 +576,15 @@ class MasterCore:
                     self.replicating[(action.chunk_id, action.server_id)] = (now,
                                                                             action.sources[0])
                     self.replications_issued += 1
-                    log.info("replication scheduled",
-                             extra=kv(chunk=action.chunk_id, version=action.version,
-                                      target=action.server_id, source=action.sources[0]))
+                log.debug("command queued", extra=kv(
+                    command=action.type, chunk=action.chunk_id, version=action.version,
+                    server=action.server_id, reason=action.reason))
+            if result.actions:
+                kinds = [a.type for a in result.actions]
+                log.info("repair pass", extra=kv(
+                    replicate=kinds.count(goals.REPLICATE), delete=kinds.count(goals.DELETE),
+                    undergoal=result.undergoal, overgoal=result.overgoal,
+                    missing=result.missing))
             self._acted_key = self._key()
             # a big chunk map makes a pass expensive: keep passes to <= ~10 % of the time
             self._next_plan = now + 9 * (time.perf_counter() - began)

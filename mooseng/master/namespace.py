@@ -8,6 +8,7 @@ Times come in as arguments, which keeps replay deterministic.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 
 from mooseng import CHUNK_SIZE, NAME_MAX, PATH_MAX, ROOT_INODE
 from mooseng.common.errors import (AlreadyExists, FailedPrecondition, InvalidArgument,
@@ -133,9 +134,8 @@ class Namespace:
         node = self.lookup(path)
         if not node.is_dir:
             raise FailedPrecondition(f"not a directory: {path}")
-        names = sorted(name for name in node.children if name > start_after)
-        page = names[:limit]
-        return [self.inodes[node.children[name]] for name in page], len(names) > limit
+        names = heapq.nsmallest(limit + 1, (n for n in node.children if n > start_after))
+        return [self.inodes[node.children[name]] for name in names[:limit]], len(names) > limit
 
     def _walk(self, parts: list[str]) -> Inode:
         node = self.inodes[ROOT_INODE]
