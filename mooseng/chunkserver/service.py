@@ -359,6 +359,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             abort(context, error)
         except MooseNGError as error:
             abort(context, error)
+        except OSError as error:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"chunk server {self._address()} cannot "
+                          f"read chunk copy {describe(request.chunk_id, request.version)}: "
+                          f"{error}")
         finally:
             self._track(-1)
 
