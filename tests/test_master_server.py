@@ -156,15 +156,15 @@ def test_write_path_replication_offline_and_cleanup(running):
 
     # the old version is stale: the holders are told to delete it
     holder = grant.chain_ids[0]
-    deadline = time.monotonic() + 5
-    deletes = []
-    while not deletes and time.monotonic() < deadline:
+    deletes = set()
+
+    def old_version_deleted():
         for sid in ("cs1", "cs2", "cs3"):
-            reply = running.heartbeat(sid)
-            deletes += [(sid, c.chunk_id, c.version) for c in reply.commands
-                        if c.type == pb.DELETE]
-        time.sleep(0.05)
-    assert (holder, grant.chunk_id, grant.version) in deletes
+            deletes.update((sid, c.chunk_id, c.version) for c in running.heartbeat(sid).commands
+                           if c.type == pb.DELETE)
+        return {(sid, grant.chunk_id, grant.version) for sid in grant.chain_ids} <= deletes
+    wait_for(old_version_deleted, "DELETE of the base version on both holders")
+    assert all(version == grant.version for _, _, version in deletes)
 
     # one holder goes silent: offline, under goal, replicate to the third server
     silent = grant.chain_ids[1]
