@@ -25,7 +25,7 @@ def before_all(context):
     atexit.register(_last_resort_teardown, context.driver)
     signal.signal(signal.SIGTERM, _interrupt)
     versions = context.driver.versions()
-    reporting.write_run_files(Path(context.options.results), {
+    reporting.write_run_files(_allure_results(context.config), {
         **{f"backend.{k}" if k != "backend" else k: v for k, v in versions.items()},
         "commit": reporting.git_commit(),
         "timeout_scale": context.options.timeout_scale,
@@ -36,6 +36,14 @@ def before_all(context):
     })
     context.feature_times = reporting.FeatureTimes()
     context.run_started = time.monotonic()
+
+
+def _allure_results(config) -> Path:
+    """Where the Allure formatter writes (its outfile), so the run files land beside them."""
+    for name, output in zip(config.format or [], config.outputs or []):
+        if "allure" in name.lower() and getattr(output, "name", None):
+            return Path(output.name)
+    return Path("reports/allure-results")
 
 
 def _interrupt(signum, frame):

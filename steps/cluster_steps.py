@@ -125,8 +125,9 @@ def step_lists_online(context, count, seconds):
 def step_node_online(context, name, seconds):
     world = context.world
     node = world.node(name)
-    within(seconds, lambda: _state_of(world, node) == "ONLINE",
-           f"the master to list {name} ({world.advertised_address(node)}) as ONLINE")
+    within(seconds, lambda: _state_of(world, node),
+           f"the master to list {name} ({world.advertised_address(node)}) as ONLINE",
+           until=lambda state: state == "ONLINE")
 
 
 @then('the master lists "{name:Q}" online within {seconds:g} seconds under the identity it had '
@@ -165,8 +166,9 @@ def step_node_offline(context, name, seconds):
     world = context.world
     node = world.node(name)
     address = world.advertised_address(node)
-    within(seconds, lambda: _state_of(world, node) == "OFFLINE",
-           f"the master to list {name} ({address}) as OFFLINE")
+    within(seconds, lambda: _state_of(world, node),
+           f"the master to list {name} ({address}) as OFFLINE",
+           until=lambda state: state == "OFFLINE")
 
 
 @given('chunk server "{name:Q}" was paused until the master marked it offline')

@@ -2,13 +2,12 @@
 
 import re
 
-from behave import given, register_type, then, when
+from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_length
 
 from mooseng.common import errors
 
 from support import data
-from support.steptypes import choice
 from support.data import Payload
 from support.matchers import all_chunks_at_goal, eventually
 
@@ -154,29 +153,34 @@ MISTAKES = {
 }
 
 
-register_type(Mistake=choice(MISTAKES))
-
-
-@when("a client {mistake:Mistake}")
-def step_mistake(context, mistake):
+@when("a client makes these mistakes:")
+def step_mistakes(context):
     world = context.world
-    try:
-        with world.history.record("scenario", mistake.split()[0], mistake):
-            MISTAKES[mistake](world.client())
-    except errors.MooseNGError as error:
-        world.remembered["error"] = error
-    else:
-        world.remembered["error"] = None
+    outcomes = []
+    for row in context.table:
+        mistake = row["mistake"]
+        if mistake not in MISTAKES:
+            raise NotImplementedError(f"no such mistake in the step library: {mistake!r}; "
+                                      f"known: {sorted(MISTAKES)}")
+        try:
+            with world.history.record("scenario", mistake.split()[0], mistake):
+                MISTAKES[mistake](world.client())
+            outcomes.append((row, None))
+        except errors.MooseNGError as error:
+            outcomes.append((row, error))
+    world.remembered["outcomes"] = outcomes
 
 
-@then('the client is told "{error:Q}" with a message mentioning "{mention:Q}"')
-def step_told(context, error, mention):
-    raised = context.world.remembered["error"]
-    assert raised is not None, f"the operation succeeded; expected {error}"
-    expected = ERRORS[error]
-    assert isinstance(raised, expected), \
-        f"expected {expected.__name__} ({error}), got {type(raised).__name__}: {raised}"
-    assert mention in str(raised), f"the message {str(raised)!r} does not mention {mention!r}"
+@then("each mistake is refused with its error and a message that mentions the culprit")
+def step_mistakes_refused(context):
+    wrong = []
+    for row, error in context.world.remembered["outcomes"]:
+        expected = ERRORS[row["error"]]
+        if not isinstance(error, expected) or row["mention"] not in str(error):
+            got = "success" if error is None else f"{type(error).__name__}: {error}"
+            wrong.append(f"- {row['mistake']}: expected {expected.__name__} mentioning "
+                         f"{row['mention']!r}, got {got}")
+    assert not wrong, "mistakes answered wrongly:\n" + "\n".join(wrong)
 
 
 # ---------------------------------------------------------------- checks

@@ -28,11 +28,17 @@ def step_at_goal(context, goal, seconds):
 def step_killed_and_restored(context, name, goal):
     world = context.world
     node = world.node(name)
+    held = [c.chunk_id for c in world.all_copies() if name in c.nodes]
+    assert held, f"{name} holds no copy of the files, so its return would prove nothing"
+    world.remembered["copies held by the returning server"] = held
     world.server_id(node)
     world.history.fault(f"kill {name}")
     node.kill()
     eventually(20, world.all_copies, all_chunks_at_goal(goal, avoiding=name),
                "the master's view of the files' chunks")
+    on_disk = set(node.stored_chunks())
+    assert set(held) <= on_disk, \
+        f"{name}'s disk lost copies while it was down: {sorted(set(held) - on_disk)}"
 
 
 def _disk_count_of_files(world) -> dict[int, list[str]]:

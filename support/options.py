@@ -17,7 +17,6 @@ class Options:
     timeout_scale: float = 1.0     # multiplies every "within N seconds"
     data_scale: float = 1.0        # multiplies every data-set size
     preserve: str = "never"        # keep the temporary directories: never | failed | always
-    results: str = "reports/allure-results"
 
     @classmethod
     def from_userdata(cls, userdata) -> "Options":

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import allure
 import allure_commons
-from allure_commons.types import AttachmentType
+from allure_commons.model2 import Label
+from allure_commons.types import AttachmentType, LabelType
 from allure_commons.utils import md5
 
 AREAS = {
@@ -19,23 +20,24 @@ AREAS = {
     "system": "End-to-end system",
 }
 
+# Regexes are written to work in Allure 2 (Java, whole-message match) and Allure 3 (JavaScript).
 CATEGORIES = [
     {"name": "Environment problem",
      "description": "The machine or backend could not run the scenario (no engine, no port, "
                     "no disk, a tool missing): not a verdict on MooseNG.",
      "matchedStatuses": ["broken", "failed"],
-     "messageRegex": r"(?s).*(BackendUnavailable|backend docker was asked|No space left|"
+     "messageRegex": r"[\s\S]*(BackendUnavailable|backend docker was asked|No space left|"
                      r"Address already in use|cannot find the `mooseng|DockerException|"
-                     r"docker\.errors|Permission denied).*"},
+                     r"docker\.errors|Permission denied)[\s\S]*"},
     {"name": "Product defect",
      "description": "MooseNG did not behave as the scenario states.",
      "matchedStatuses": ["failed"]},
     {"name": "Product defect (unexpected error)",
      "description": "MooseNG answered with an error where the scenario expected success.",
      "matchedStatuses": ["broken"],
-     "messageRegex": r"(?s).*(NotFound|AlreadyExists|InvalidArgument|FailedPrecondition|"
+     "messageRegex": r"[\s\S]*(NotFound|AlreadyExists|InvalidArgument|FailedPrecondition|"
                      r"ResourceExhausted|Unavailable|DataLoss|DeadlineExceeded|MooseNGError|"
-                     r"MasterUnreachable|RpcError|StatusCode\.).*"},
+                     r"MasterUnreachable|RpcError|StatusCode\.)[\s\S]*"},
     {"name": "Test defect",
      "description": "The suite itself raised an error (a bug in steps or support code).",
      "matchedStatuses": ["broken"]},
@@ -67,11 +69,15 @@ def _current_allure_test():
 
 
 def label_scenario(scenario) -> None:
-    """Epic from the feature's folder; history and test-case ids from the stable @id tag."""
-    allure.dynamic.epic(area_of(scenario.feature.filename))
+    """Epic from the feature's folder; history and test-case ids from the stable @id tag.
+
+    allure-behave has no dynamic labels, so the running test result is changed directly."""
     test = _current_allure_test()
+    if test is None:
+        return
+    test.labels.append(Label(name=LabelType.EPIC, value=area_of(scenario.feature.filename)))
     sid = stable_id(scenario.effective_tags)
-    if test is not None and sid:
+    if sid:
         row = getattr(scenario, "_row", None)
         params = [f"{h}={v}" for h, v in zip(row.headings, row.cells)] if row else []
         test.historyId = md5(sid, *params)

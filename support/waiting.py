@@ -40,11 +40,13 @@ def scaled(seconds: float) -> float:
 
 
 def within(seconds: float, probe: Callable[[], T], description: str,
-           interval: float = POLL_INTERVAL) -> T:
-    """Call `probe` until it returns a truthy value without raising; return that value.
+           until: Callable[[T], bool] | None = None, interval: float = POLL_INTERVAL) -> T:
+    """Call `probe` until its value is good, without raising; return that value.
 
-    A falsy result or an exception counts as "not yet" and is remembered; on timeout the error
-    says what was expected, the (scaled) bound, and the last value or error seen.
+    Good means truthy, or `until(value)` when given (so the value itself can be shown: e.g.
+    probe = the state a server is in, until = "is OFFLINE"). A bad value or an exception counts
+    as "not yet" and is remembered; on timeout the error says what was expected, the (scaled)
+    bound, and the last value or error seen.
     """
     bound = scaled(seconds)
     deadline = time.monotonic() + bound
@@ -54,7 +56,7 @@ def within(seconds: float, probe: Callable[[], T], description: str,
         attempts += 1
         try:
             value = probe()
-            if value:
+            if (until(value) if until is not None else value):
                 return value
             last = value
         except GiveUp:

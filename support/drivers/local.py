@@ -152,9 +152,10 @@ class LocalNode(Node):
                              f"its log ends with:\n{self.logs(tail=15)}")
             ports = json.loads(ports_file.read_text())
             self.ports = {"grpc": int(ports["grpc"]), "http": int(ports["http"])}
-            return endpoints.is_ready(self.http_address)
+            return endpoints.ready(self.http_address)
 
-        within(START_TIMEOUT, probe, f"{self.name} to write its ports and answer /ready with 200")
+        within(START_TIMEOUT, probe, f"{self.name} to write its ports and answer /ready with 200",
+               until=lambda answer: answer[0] == 200)
 
     def start(self) -> None:
         self.launch()
@@ -274,8 +275,9 @@ class LocalCluster(Cluster):
             self.wait_online(len(self.chunkservers))
 
     def wait_online(self, count: int) -> None:
-        within(START_TIMEOUT, lambda: rpc.online_count(self.master.address) >= count,
-               f"the master to see {count} chunk server(s) online")
+        within(START_TIMEOUT, lambda: rpc.online_count(self.master.address),
+               f"the master to see {count} chunk server(s) online",
+               until=lambda online: online >= count)
 
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
         node = LocalNode(self, f"chunkserver-{len(self.chunkservers) + 1}", "chunkserver",

@@ -1,0 +1,108 @@
+"""The local driver against the real daemons: start, stop, kill, restart, corrupt, clean up."""
+
+import pathlib
+import sys
+
+# `support/` is the suite's library at the repository root (not an installed package).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from mooseng.client import Client
+
+from support import rpc
+from support.drivers.local import PID_DIR, LocalDriver, _start_time
+from support.waiting import within
+from support.world import topology
+
+
+@pytest.fixture
+def driver():
+    driver = LocalDriver()
+    yield driver
+    driver.teardown_all()
+    assert driver.leftovers() == []
+
+
+def test_cluster_starts_registers_and_serves_a_file(driver):
+    cluster = driver.start_cluster(topology(2), "unit test")
+    assert rpc.online_count(cluster.master.address) == 2
+    with Client(cluster.master.address, timeout=10) as client:
+        client.write_bytes("/f", b"x" * 100_000, goal=2)
+        chunk = client.stat("/f").chunks[0]
+    holders = [n for n in cluster.chunkservers if chunk.chunk_id in n.stored_chunks()]
+    assert len(holders) == 2
+    assert holders[0].stored_chunks()[chunk.chunk_id] == chunk.version
+    assert "started" in cluster.master.logs()
+    cluster.teardown()
+    assert not cluster.workdir.exists()
+
+
+def test_restart_on_the_same_data_keeps_the_address(driver):
+    cluster = driver.start_cluster(topology(1), "restart")
+    node = cluster.chunkservers[0]
+    address = node.address
+    node.kill()
+    assert not node.is_running()
+    node.start()
+    assert node.address == address and node.is_running()
+    node.stop()
+    assert node.process.returncode == 0, "a clean stop on SIGTERM"
+
+
+def test_pause_freezes_the_process_group(driver):
+    cluster = driver.start_cluster(topology(1), "pause")
+    node = cluster.chunkservers[0]
+    node.pause()
+    within(2, lambda: _state(node.process.pid) == "T", "the process stopped")
+    node.resume()
+    within(2, lambda: _state(node.process.pid) != "T", "the process running again")
+
+
+def _state(pid: int) -> str:
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+
+
+def test_corrupt_chunk_flips_bytes_of_the_stored_copy(driver):
+    cluster = driver.start_cluster(topology(1), "corrupt")
+    with Client(cluster.master.address, timeout=10) as client:
+        client.write_bytes("/f", bytes(range(256)) * 400, goal=1)
+    node = cluster.chunkservers[0]
+    (path,) = [p for _, _, p in node._chunk_files()]
+    before = path.read_bytes()
+    chunk_id = node.corrupt_chunk()
+    after = path.read_bytes()
+    assert chunk_id in node.stored_chunks()
+    assert len(after) == len(before) and after != before
+
+
+def test_an_interrupted_runs_processes_are_swept():
+    gone = subprocess.Popen(["true"])
+    gone.wait()   # stands for the behave process of a run that was killed
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    PID_DIR.mkdir(exist_ok=True)
+    (PID_DIR / str(orphan.pid)).write_text(json.dumps(
+        {"run": gone.pid, "started": _start_time(orphan.pid), "args": ["sleep", "60"]}))
+    LocalDriver().sweep()
+    assert orphan.wait(timeout=5) == -signal.SIGKILL
+    assert not (PID_DIR / str(orphan.pid)).exists()
+
+
+def test_processes_of_a_live_run_are_left_alone():
+    alive = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        owner = subprocess.Popen(["sleep", "60"])
+        PID_DIR.mkdir(exist_ok=True)
+        (PID_DIR / str(alive.pid)).write_text(json.dumps(
+            {"run": owner.pid, "started": _start_time(alive.pid), "args": ["sleep"]}))
+        LocalDriver().sweep()
+        assert alive.poll() is None
+    finally:
+        for process in (alive, owner):
+            process.kill()
+            process.wait()
+        (PID_DIR / str(alive.pid)).unlink(missing_ok=True)
