@@ -35,7 +35,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 
 # A daemon of ours that is still alive but not answering: never start a second one beside it.
-if [ -s "$ROOT/dockerd.pid" ] && kill -0 "$(cat "$ROOT/dockerd.pid")" 2>/dev/null; then
+if [ -s "$ROOT/dockerd.pid" ] && [ "$(cat "/proc/$(cat "$ROOT/dockerd.pid")/comm" 2>/dev/null)" = dockerd ]; then
     for _ in $(seq 1 100); do engine_answers && exit 0; sleep 0.2; done
     unavailable "dockerd (pid $(cat "$ROOT/dockerd.pid")) runs but does not answer (see $ROOT/dockerd.log)"
 fi
