@@ -193,13 +193,14 @@ class DataPath:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, chunk: ChunkInfo, offset: int, length: int, prefer: int | None = None) -> bytes:
-        """Up to `length` stored bytes of `chunk` from `offset`, from the first copy that
-        answers, starting with copy number `prefer` (modulo the copies); shorter when the chunk
-        holds less (the caller pads holes with zeros)."""
+    def read(self, chunk: ChunkInfo, offset: int, length: int,
+             prefer: int | None = None) -> list[bytes]:
+        """Up to `length` stored bytes of `chunk` from `offset` as a list of frames (joined once
+        by the caller), from the first copy that answers, starting with copy number `prefer`
+        (modulo the copies); shorter when the chunk holds less (the caller pads holes)."""
         want = min(length, max(0, chunk.length - offset))
         if want <= 0:
-            return b""
+            return []
         if not chunk.servers:
             raise DataLoss(f"chunk {chunk.chunk_id:016x} (index {chunk.index}) has no valid "
                            f"copy on any online chunk server")
@@ -220,7 +221,7 @@ class DataPath:
                     watchdog.progress()
                     parts.append(reply.data)
                     got += len(reply.data)
-                return b"".join(parts)
+                return parts
             except grpc.RpcError as error:
                 if error.code() not in READ_FALLBACK:
                     raise from_rpc_error(error) from None

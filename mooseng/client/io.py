@@ -94,17 +94,19 @@ class File(io.RawIOBase):
         size = min(size, max(0, self._size - self._pos))
         if size <= 0:
             return b""
-        out = bytearray(size)
         parts = [split for piece in pieces(self._pos, size, self.chunk_size)
                  for split in _split(piece, READ_SPLIT)]
         self._location(parts[0].index)      # load the chunk map once, not in every worker
         results = (self._pool.map(self._read_piece, parts) if len(parts) > 1
                    else map(self._read_piece, parts))
+        frames: list[bytes] = []
         for piece, data in zip(parts, results):
-            start = piece.file_offset - self._pos
-            out[start:start + len(data)] = data
+            frames += data
+            got = sum(len(frame) for frame in data)
+            if got < piece.length:                       # a hole, or a chunk stored shorter
+                frames.append(bytes(piece.length - got))
         self._pos += size
-        return bytes(out)
+        return frames[0] if len(frames) == 1 else b"".join(frames)
 
     def readall(self) -> bytes:
         return self.read(-1)
@@ -218,17 +220,17 @@ class File(io.RawIOBase):
             self._locations = {c.chunk_index: ChunkInfo.from_proto(c) for c in reply.chunks}
         return self._locations.get(index)
 
-    def _read_piece(self, piece) -> bytes:
+    def _read_piece(self, piece) -> list[bytes]:
         chunk = self._location(piece.index)
         if chunk is None:
-            return b""
+            return []
         prefer = piece.file_offset // READ_SPLIT     # spread the pieces over the copies
         try:
             return self._data.read(chunk, piece.offset, piece.length, prefer)
         except (Unavailable, DataLoss):
             fresh = self._location(piece.index, refresh=True)
             if fresh is None:
-                return b""
+                return []
             if (fresh.version, fresh.servers) == (chunk.version, chunk.servers):
                 raise
             return self._data.read(fresh, piece.offset, piece.length, prefer)
