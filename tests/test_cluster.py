@@ -319,3 +319,17 @@ def test_a_chunk_without_any_valid_copy_reads_as_data_loss(fresh_cluster):
     assert c.stat("/lonely.bin").chunks[0].servers == ()
     with pytest.raises(DataLoss, match="no valid copy"):
         c.read_bytes("/lonely.bin")
+
+
+def test_address_map_translates_chunk_server_addresses(cluster):
+    seen = set()
+
+    def translate(address: str) -> str:
+        seen.add(address)
+        return address
+
+    c = cluster.client(address_map=translate)
+    c.write_bytes("/mapped.bin", pattern(CS + 1, seed=17), goal=2)
+    assert c.read_bytes("/mapped.bin") == pattern(CS + 1, seed=17)
+    servers = {s["address"] for s in c.chunkservers()}
+    assert seen and seen <= servers          # every chunk server dialled went through the map
