@@ -17,13 +17,6 @@ def step_at_goal_avoiding(context, goal, name, seconds):
                "the master's view of the files' chunks")
 
 
-@then("every chunk of the files has {goal:d} copies within {seconds:g} seconds")
-def step_at_goal(context, goal, seconds):
-    world = context.world
-    eventually(seconds, world.all_copies, all_chunks_at_goal(goal),
-               "the master's view of the files' chunks")
-
-
 @given('chunk server "{name:Q}" was killed and every chunk was restored to {goal:d} copies')
 def step_killed_and_restored(context, name, goal):
     world = context.world
@@ -95,20 +88,33 @@ def step_checksum_failure(context, seconds):
                f"{node.name}'s metrics")
 
 
-@then("every copy of every chunk reads back intact from its chunk server")
-def step_every_copy_intact(context):
+@then("every chunk of the files has {goal:d} copies that read back intact from their chunk "
+      "servers within {seconds:g} seconds")
+def step_copies_intact(context, goal, seconds):
     world = context.world
-    chunk_size = world.cluster.topology.master.chunk_size
-    for path, payload in sorted(world.files.items()):
-        for copy in world.copies(path):
-            offset = copy.index * chunk_size
-            length = min(chunk_size, payload.size - offset)
+    matcher = all_chunks_at_goal(goal)
+
+    def probe():
+        copies = world.all_copies()
+        assert matcher.matches(copies), "; ".join(str(c) for c in copies if len(c.nodes) != goal)
+        for copy in copies:
             for name in copy.nodes:
-                node = world.node(name)
-                stream = rpc.chunkserver(node.address).ReadChunk(
-                    pb.ReadChunkRequest(chunk_id=copy.chunk_id, version=copy.version,
-                                        offset=0, length=length), timeout=10)
-                got = b"".join(part.data for part in stream)
-                assert_that(len(got), equal_to(length),
-                            f"bytes of {path} chunk {copy.index} from {name}")
-                payload.verify_range(got, offset)
+                _check_copy(world, copy, name)
+        return True
+
+    within(seconds, probe, f"every chunk with {goal} copies, each read intact from its server")
+
+
+def _check_copy(world, copy, name) -> None:
+    """Read one copy straight from its chunk server and check it against the file's data."""
+    payload = world.files[copy.path]
+    chunk_size = world.cluster.topology.master.chunk_size
+    offset = copy.index * chunk_size
+    length = min(chunk_size, payload.size - offset)
+    stream = rpc.chunkserver(world.node(name).address).ReadChunk(
+        pb.ReadChunkRequest(chunk_id=copy.chunk_id, version=copy.version, offset=0,
+                            length=length), timeout=10)
+    got = b"".join(part.data for part in stream)
+    assert len(got) == length, \
+        f"{copy.path} chunk {copy.index} from {name}: {len(got)} bytes, expected {length}"
+    payload.verify_range(got, offset)

@@ -328,7 +328,7 @@ class LocalDriver(ClusterDriver):
         self._count += 1
         slug = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")[:40]
         workdir = self.root / f"{self._count:03d}-{slug}"
-        workdir.mkdir(parents=True)
+        workdir.mkdir(parents=True)   # (re)creates the root after an earlier teardown_all
         cluster = LocalCluster(self, topology, workdir)
         self.clusters.add(cluster)
         try:
@@ -364,6 +364,8 @@ class LocalDriver(ClusterDriver):
                     pass
                 process.wait()
             (PID_DIR / str(process.pid)).unlink(missing_ok=True)
+        if self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()   # kept only while it holds a preserved cluster
 
     def sweep(self) -> None:
         """Kill what an interrupted earlier run left behind (its pid files say what)."""
