@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 from typing import Callable
 
 
@@ -33,6 +34,8 @@ class Topology:
     chunkservers: int = 3
     labels: list[dict[str, str]] = dataclasses.field(default_factory=list)  # per chunk server
     master: MasterSettings = dataclasses.field(default_factory=MasterSettings)
+    # False: start_cluster starts only the chunk servers (already told the master's address)
+    # and leaves the master stopped; the scenario starts it with cluster.master.start().
     start_master_first: bool = True
 
 
@@ -121,6 +124,9 @@ class Cluster(abc.ABC):
 
     master: Node
     chunkservers: list[Node]
+    topology: Topology
+    workdir: "os.PathLike"   # where the cluster's files and node logs are (or are copied to)
+    keep_files: bool = False  # set before teardown() to keep workdir (-D preserve=failed)
 
     @property
     def nodes(self) -> list[Node]:
