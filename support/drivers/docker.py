@@ -51,6 +51,9 @@ LABEL_RUN = "mooseng.run"
 LABEL_OWNER = "mooseng.run.owner"        # "<pid>:<kernel start time of pid>" of the test process
 CHUNK_FILE = re.compile(r"chunk_([0-9a-f]{16})_([0-9a-f]{8})\.chk$")
 SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")   # one /24 per scenario network
+HOST_PORTS = (20000, 32000)     # published ports are picked here, below the ephemeral range
+_RNG = random.Random()
+CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 HOST_BINDING = {"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}
 
 
@@ -71,9 +74,17 @@ def engine_available() -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port on 127.0.0.1 BELOW the kernel's ephemeral range (32768+): a port from
+    bind(0) is an ephemeral one, and any outgoing connection may take it before docker binds it."""
+    for _ in range(200):
+        port = _RNG.randrange(*HOST_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BackendUnavailable(f"no free port on 127.0.0.1 in {HOST_PORTS[0]}-{HOST_PORTS[1]}")
 
 
 def _start_time(pid: int) -> str | None:
@@ -211,6 +222,17 @@ class DockerNode(Node):
         return command
 
     def _create(self) -> None:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self._try_create()
+            except docker.errors.APIError as error:
+                taken = "address already in use" in str(error) or "already allocated" in str(error)
+                if not taken or attempt == CREATE_ATTEMPTS:
+                    raise
+                self.remove()
+                self.container = None
+
+    def _try_create(self) -> None:
         tc = (DockerContainer(self.cluster.driver.image)
               .with_command(self._command())
               .with_network(self.cluster.network)
@@ -226,8 +248,11 @@ class DockerNode(Node):
             dns_opt=["timeout:1", "attempts:1"],
             networking_config={self.cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=self.ip)})
-        tc.start()
-        self.container = tc.get_wrapped_container()
+        try:
+            tc.start()
+        finally:
+            self.container = tc._container     # created even if it failed to start: removable
+        self.container.reload()
 
     def launch(self) -> None:
         """Start the container without waiting for readiness (so several start in parallel)."""
