@@ -83,11 +83,14 @@ class DataPath:
         self._suspects: dict[str, float] = {}    # address -> until when it is tried last
 
     def stub(self, address: str) -> pb_grpc.ChunkServerStub:
+        """A stub for the chunk server the master calls `address` (mapped on every call: what
+        it maps to may change, e.g. when a container comes back with a new address)."""
+        target = self.address_map(address)
         with self._lock:
-            stub = self._stubs.get(address)
+            stub = self._stubs.get(target)
             if stub is None:
-                stub = pb_grpc.ChunkServerStub(self.channels.get(self.address_map(address)))
-                self._stubs[address] = stub
+                stub = pb_grpc.ChunkServerStub(self.channels.get(target))
+                self._stubs[target] = stub
             return stub
 
     def _suspected(self, address: str) -> bool:
