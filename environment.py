@@ -62,8 +62,10 @@ def before_scenario(context, scenario):
                if tag.startswith(CAPABILITY_TAG)
                and tag[len(CAPABILITY_TAG):] not in context.driver.capabilities]
     if missing:
-        scenario.skip(f"backend {context.driver.name} lacks {', '.join(missing)} "
-                      f"(try -D backend=docker)")
+        reason = (f"the {context.driver.name} backend cannot do: {', '.join(missing)} "
+                  f"(try -D backend=docker)")
+        reporting.note_skip(reason)
+        scenario.skip(reason)
         return
     context.world = World(context.driver, scenario.name, context.add_cleanup)
     context.add_cleanup(context.world.close)

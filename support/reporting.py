@@ -84,6 +84,14 @@ def label_scenario(scenario) -> None:
         test.testCaseId = md5(sid)
 
 
+def note_skip(reason: str) -> None:
+    """Show why a scenario was skipped, in the report (as its description) and on the console."""
+    test = _current_allure_test()
+    if test is not None:
+        test.description = f"Skipped: {reason}"
+    print(f"  skipped: {reason}", flush=True)
+
+
 def write_run_files(results: Path, properties: dict[str, str]) -> None:
     """Empty the results of an earlier run, then write environment.properties and
     categories.json for the Allure report of this one."""
