@@ -7,7 +7,7 @@ from hamcrest import assert_that, equal_to, has_length
 from support import rpc
 
 
-@when("an administrator lists the chunk servers as JSON")
+@when("an administrator lists the chunk servers in the machine-readable format")
 def step_cli_chunkservers(context):
     context.world.remembered["cli json"] = context.world.cli.json("chunkservers")
 
@@ -25,7 +25,7 @@ def step_cli_listing(context, count):
     assert_that(states, equal_to(["online"] * count))
 
 
-@when('an administrator asks for the details of "{path:Q}" as JSON')
+@when('an administrator asks for the details of "{path:Q}" in the machine-readable format')
 def step_cli_stat_json(context, path):
     context.world.remembered["cli json"] = context.world.cli.json("fs", "stat", path)
     context.world.remembered["cli path"] = path

@@ -1,20 +1,21 @@
 @cli
 Feature: Inspecting a live cluster with the admin CLI
   An administrator asks the `mooseng` command what the cluster looks like and gets readable
-  tables, or JSON for scripts, that agree with what the cluster really holds.
+  tables, or a machine-readable format for scripts, that agree with what the cluster really
+  holds.
 
   Background:
     Given a cluster with a master and 3 chunk servers
 
   @id.cli.chunkservers @smoke @normal
   Scenario: The chunk server listing shows every registered chunk server
-    When an administrator lists the chunk servers as JSON
+    When an administrator lists the chunk servers in the machine-readable format
     Then the listing shows 3 chunk servers online with their identities and addresses
 
   @id.cli.stat_json @normal
-  Scenario: A file's details as JSON agree with what the client sees
+  Scenario: A file's details in the machine-readable format agree with what the client sees
     Given a file "/data/report.bin" of 1.5 MB written by a client with goal 2
-    When an administrator asks for the details of "/data/report.bin" as JSON
+    When an administrator asks for the details of "/data/report.bin" in the machine-readable format
     Then the details give the size, goal 2 and the copies of each chunk as the client sees them
 
   @id.cli.error_line @normal
