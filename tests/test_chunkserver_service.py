@@ -5,6 +5,7 @@ the data path, so the master address points at a port nobody listens on."""
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -249,3 +250,31 @@ def test_grpc_health_service(pair):
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service="mooseng.v1.ChunkServer"), timeout=5)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_cancelled_write_leaves_no_temp_files(pair):
+    """A sender that goes away mid-stream gets no success and temp files are removed. (gRPC
+    can show a cancellation as a normal end of stream, so a complete-looking copy may remain:
+    the master never commits that version and deletes it as stale.)"""
+    (cs1, cs2), stub = pair
+    release = threading.Event()
+
+    def frames():
+        header = pb.WriteChunkHeader(chunk_id=70, version=1, chain=[cs2.address])
+        yield pb.WriteChunkRequest(header=header)
+        yield pb.WriteChunkRequest(data=pattern(FRAME))
+        release.wait(30)
+
+    def temp_files(server):
+        return [name for _, _, names in os.walk(server.store.chunks_dir) for name in names
+                if ".tmp" in name]
+
+    call = stub(cs1).WriteChunk.future(frames(), timeout=30)
+    wait_for(lambda: temp_files(cs1) and temp_files(cs2), "temp files on both servers")
+    call.cancel()
+    release.set()
+    with pytest.raises(grpc.FutureCancelledError):
+        call.result()
+    wait_for(lambda: not temp_files(cs1) and not temp_files(cs2)
+             and cs1.service.active_operations == cs2.service.active_operations == 0,
+             "both servers to finish the call and remove their temp files")

@@ -59,6 +59,10 @@ class PeerChannels(Channels):
         super().close()
 
 
+class Cancelled(Exception):
+    """The sender of a WriteChunk went away; nothing is kept."""
+
+
 class ChainFailure(Exception):
     """A chunk server of the write chain (this one or one further down) failed."""
 
@@ -284,6 +288,9 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, str(failure))
         except InvalidArgument as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except Cancelled as cancelled:
+            log.info("chunk write cancelled", extra=kv(reason=str(cancelled)))
+            context.abort(grpc.StatusCode.CANCELLED, str(cancelled))
         finally:
             self._track(-1)
         return reply
@@ -319,15 +326,21 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 local.put(offset, data)
                 offset += len(data)
                 self.metrics.bytes_written.inc(len(data))
+            local.finish()
+            # gRPC may show a cancelled sender as the end of its stream; checking as late as
+            # possible keeps most such copies out (any that slip through are never committed
+            # on the master, which deletes them as stale versions).
+            if not context.is_active():
+                raise Cancelled(f"the sender cancelled the write of chunk "
+                                f"{describe(header.chunk_id, header.version)}")
             if forwarder:
                 forwarder.send(None)
-            local.finish()
             copy = writer.commit()
             stored = True
         except DataLoss as error:
             self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
             raise ChainFailure(me, f"chunk server {me}: {error}") from None
-        except (InvalidArgument, ChainFailure):
+        except (InvalidArgument, ChainFailure, Cancelled):
             raise
         except (MooseNGError, OSError) as error:
             raise ChainFailure(me, f"chunk server {me} could not store the chunk: {error}") \
