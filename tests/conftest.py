@@ -101,14 +101,9 @@ class LocalCluster:
         return client
 
     def online(self) -> int:
-        servers = self.client_for_checks.chunkservers()
-        return sum(s["state"] == "online" for s in servers)
-
-    @property
-    def client_for_checks(self):
-        if not self.clients:
-            self.client()
-        return self.clients[0]
+        """How many chunk servers the master lists as online."""
+        checker = self.clients[0] if self.clients else self.client()
+        return sum(s["state"] == "online" for s in checker.chunkservers())
 
     def teardown(self) -> None:
         for client in self.clients:
