@@ -28,7 +28,7 @@ class Client:
 
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
-                 stall_timeout: float = 5.0):
+                 stall_timeout: float = 10.0):
         self.master_address = master
         self.timeout = timeout
         self._channels = ClientChannels()

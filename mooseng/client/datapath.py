@@ -72,7 +72,7 @@ class DataPath:
     """Reads and writes single chunks; thread-safe, shared by every open file of a client."""
 
     def __init__(self, master: MasterSession, channels: Channels, timeout: float,
-                 address_map: Callable[[str], str] | None = None, stall: float = 5.0):
+                 address_map: Callable[[str], str] | None = None, stall: float = 10.0):
         self.master = master
         self.channels = channels
         self.timeout = timeout
