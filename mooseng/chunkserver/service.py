@@ -297,18 +297,9 @@ class ChunkService(pb_grpc.ChunkServerServicer):
 
     def _write(self, header: pb.WriteChunkHeader, frames, context) -> pb.WriteChunkReply:
         me = self._address()
-        try:
-            writer = self.store.begin(header.chunk_id, header.version, header.base_version)
-        except (MooseNGError, OSError) as error:
-            if isinstance(error, DataLoss):
-                self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
-            raise ChainFailure(me, f"chunk server {me} cannot start version {header.version} of "
-                                   f"chunk {header.chunk_id:016x}: {error}") from None
         forwarder = None
-        local = _LocalWrites(writer)
-        stored = False
         try:
-            if header.chain:
+            if header.chain:  # first, so the next server copies its base while this one does
                 following = pb.WriteChunkHeader()
                 following.CopyFrom(header)
                 del following.chain[:]
@@ -316,6 +307,17 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 forwarder = _Forwarder(self.peers.get(header.chain[0]), header.chain[0],
                                        following, context.time_remaining())
                 context.add_callback(forwarder.cancel)
+            writer = self.store.begin(header.chunk_id, header.version, header.base_version)
+        except (MooseNGError, OSError) as error:
+            if forwarder:
+                forwarder.cancel()
+            if isinstance(error, DataLoss):
+                self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
+            raise ChainFailure(me, f"chunk server {me} cannot start version {header.version} of "
+                                   f"chunk {header.chunk_id:016x}: {error}") from None
+        local = _LocalWrites(writer)
+        stored = False
+        try:
             if header.truncate:
                 writer.truncate(header.truncate_length)
             offset = header.offset
