@@ -15,6 +15,7 @@ writes it to .cache/mooseng-image.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pathlib
@@ -39,6 +40,7 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_RECIPE = ("debootstrap --variant=minbase --include=python3,iptables,iproute2,procps "
                f"bookworm ROOTFS {DEBIAN_MIRROR}; rm -rf ROOTFS/var/cache/apt/* "
                "ROOTFS/var/lib/apt/lists/*; tar -C ROOTFS -c . | docker import")
+KEEP_IMAGES = 3          # MooseNG images kept (the current one and the newest others)
 SKIP_PARTS = {"__pycache__"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 
@@ -151,17 +153,20 @@ def wheelhouse(wheels: list[str], log: pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def mooseng_wheel(root: pathlib.Path, into: pathlib.Path, log: pathlib.Path) -> None:
-    """A wheel of exactly the hashed files (built from a copy, so the work tree stays clean)."""
-    with tempfile.TemporaryDirectory(prefix="mooseng-src-") as src:
-        for path in source_files(root):
-            rel = path.relative_to(root)
-            if rel.parts[0] != "docker":
-                (pathlib.Path(src) / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, pathlib.Path(src) / rel)
-        isolation = ["--no-build-isolation"] if _has_setuptools() else []
-        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
-              "-w", str(into), src], "pip wheel of MooseNG", log)
+def _snapshot(root: pathlib.Path, into: pathlib.Path) -> pathlib.Path:
+    """Copy what goes into the image, so that what is hashed is exactly what is built (others
+    may be editing the work tree meanwhile) and pip leaves no build files in the work tree."""
+    for path in source_files(root):
+        target = into / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return into
+
+
+def mooseng_wheel(source: pathlib.Path, into: pathlib.Path, log: pathlib.Path) -> None:
+    isolation = ["--no-build-isolation"] if _has_setuptools() else []
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
+          "-w", str(into), str(source)], "pip wheel of MooseNG", log)
 
 
 def _has_setuptools() -> bool:
@@ -179,26 +184,53 @@ def ensure_image(root: pathlib.Path = ROOT, quiet: bool = False) -> str:
     log = CACHE / "build-images.log"
     pyproject = (root / "pyproject.toml").read_text()
     wheels = wheel_list(pyproject, (root / "requirements.txt").read_text())
-    base = ensure_base(log)
-    tag = f"{IMAGE_REPO}:{content_hash(root, wheels, base)}"
-    if image_exists(tag):
-        if not quiet:
-            _say(f"{tag} is up to date")
-    else:
-        started = time.monotonic()
-        deps = wheelhouse(wheels, log)
-        with tempfile.TemporaryDirectory(prefix="mooseng-image-") as context:
-            shutil.copytree(root / "docker", context, dirs_exist_ok=True)
-            shutil.copytree(deps, pathlib.Path(context, "wheels"),
-                            ignore=shutil.ignore_patterns(".complete"))
-            mooseng_wheel(root, pathlib.Path(context, "wheels"), log)
-            _say(f"building {tag} on {base} (no network) ...")
-            _run(["docker", "build", "--network", "none", "-q", "--force-rm", "--build-arg",
-                  f"BASE_IMAGE={base}", "--label", "mooseng.image=1", "-t", tag, context],
-                 "docker build", log, env={**os.environ, "DOCKER_BUILDKIT": "0"})
-        _say(f"built {tag} in {time.monotonic() - started:.1f} s")
+    with open(CACHE / "build-images.lock", "w") as lock, \
+            tempfile.TemporaryDirectory(prefix="mooseng-src-") as snapshot:
+        fcntl.flock(lock, fcntl.LOCK_EX)     # two runs starting at once build once
+        base = ensure_base(log)
+        source = _snapshot(root, pathlib.Path(snapshot))   # hashed and built: the same files
+        tag = f"{IMAGE_REPO}:{content_hash(source, wheels, base)}"
+        if image_exists(tag):
+            if not quiet:
+                _say(f"{tag} is up to date")
+        else:
+            _build(source, wheels, base, tag, log)
     IMAGE_FILE.write_text(tag + "\n")
     return tag
+
+
+def _build(root: pathlib.Path, wheels: list[str], base: str, tag: str,
+           log: pathlib.Path) -> None:
+    """The wheelhouse, MooseNG's own wheel, then `docker build --network none`."""
+    started = time.monotonic()
+    deps = wheelhouse(wheels, log)
+    with tempfile.TemporaryDirectory(prefix="mooseng-image-") as context:
+        shutil.copytree(root / "docker", context, dirs_exist_ok=True)
+        shutil.copytree(deps, pathlib.Path(context, "wheels"),
+                        ignore=shutil.ignore_patterns(".complete"))
+        mooseng_wheel(root, pathlib.Path(context, "wheels"), log)
+        _say(f"building {tag} on {base} (no network) ...")
+        _run(["docker", "build", "--network", "none", "-q", "--force-rm", "--build-arg",
+              f"BASE_IMAGE={base}", "--label", "mooseng.image=1", "-t", tag, context],
+             "docker build", log, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    _say(f"built {tag} in {time.monotonic() - started:.1f} s")
+    prune_old_images(keep=tag)
+
+
+def prune_old_images(keep: str, newest: int = KEEP_IMAGES) -> None:
+    """Remove all but the newest few MooseNG images (each source change makes one). One still
+    used by a container is refused by the engine and stays."""
+    listing = subprocess.run(
+        ["docker", "images", "--filter", "label=mooseng.image=1", "--format",
+         "{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}"], capture_output=True, text=True).stdout
+    tags = [line.split("\t")[1] for line in sorted(listing.splitlines(), reverse=True)
+            if "\t" in line and line.startswith("20")]
+    old = [tag for tag in tags if tag != keep and tag.startswith(IMAGE_REPO + ":")][newest - 1:]
+    if old:
+        subprocess.run(["docker", "rmi", *old], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    subprocess.run(["docker", "image", "prune", "-f", "--filter", "label=mooseng.image=1"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> int:

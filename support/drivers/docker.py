@@ -3,11 +3,12 @@
 One bridge network per scenario with a subnet of its own, so every node has a fixed IP that
 survives stop/start and a partition (disconnect/reconnect); peers address each other by IP (no
 DNS: looking up a stopped peer's name stalls). Ports are published on 127.0.0.1 only, on host
-ports reserved when a node is created, so a node keeps its addresses across stop/start and a
-partition as on `local`; the test process talks to nothing else: `address_map()` turns a chunk
-server's advertised container address into its published port. The Ryuk reaper cannot be pulled here, so every container and
-network carries labels naming the run, and `sweep()` removes what a dead run left behind.
-The admin CLI runs in a small client container on the scenario network (see DockerCluster.cli).
+ports chosen when a node is created, so a node keeps its addresses across stop/start and a
+partition as on `local`. The test process talks to nothing else: `address_map()` turns a chunk
+server's advertised container address into its published port. The Ryuk reaper cannot be
+pulled here, so every container and network carries labels naming the run and its owner, and
+`sweep()` removes what a dead run left behind. The admin CLI runs in a small client container
+on the scenario network (see DockerCluster._cli_box).
 """
 
 from __future__ import annotations
