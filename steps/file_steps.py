@@ -85,8 +85,15 @@ def step_create_empty(context, path):
 @when('a client writes a file "{path:Q}" of {size:Size}')
 def step_write_file(context, path, size):
     world = context.world
-    bytes_ = _size(context, size) if "chunk" in size else data.scaled_size(size)
-    world.write(path, world.new_payload(bytes_))
+    world.write(path, world.new_payload(_size(context, size)))
+
+
+@when('a client writes a {data_set} file "{path:Q}" of {size:Size}')
+def step_write_data_set(context, data_set, path, size):
+    """A file of one of the plan's data sets; its size is scaled by -D data_scale."""
+    data.check_data_set(data_set, size)
+    world = context.world
+    world.write(path, world.new_payload(data.scaled_size(size)))
 
 
 @when('a client overwrites "{path:Q}" with {size:Size} of new data')

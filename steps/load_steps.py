@@ -11,6 +11,7 @@ from support.workload import Workload
 @given("{clients:d} clients writing and reading {data_set} files of {smallest:Size} to "
        "{largest:Size} at the same time")
 def step_start_workload(context, clients, data_set, smallest, largest):
+    data.check_data_set(data_set, smallest, largest)
     world = context.world
     workload = Workload(world.master.address, world.cluster.address_map(), world.history,
                         clients=clients, smallest=data.scaled_size(smallest),

@@ -9,7 +9,6 @@ file, another place in this file, or zeros of a hole), as LizardFS's test data d
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
 import re
 import struct
@@ -20,11 +19,11 @@ HEADER = struct.Struct(">QQ")
 
 UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
-# The integration plan's data sets (size bounds in bytes).
+# The integration plan's data sets: size bounds in bytes (large: 1 GB and up).
 DATA_SETS = {
     "small": (1 * 1024, 64 * 1024),
     "medium": (1 * 1024 ** 2, 100 * 1024 ** 2),
-    "large": (1024 ** 3, 4 * 1024 ** 3),
+    "large": (1024 ** 3, None),
 }
 
 _scale = 1.0
@@ -49,16 +48,20 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * UNITS[match.group(2).upper()])
 
 
+def check_data_set(name: str, *sizes: str) -> None:
+    """A feature's sizes must lie in the plan's data set they are said to belong to."""
+    if name not in DATA_SETS:
+        raise ValueError(f"unknown data set {name!r}; the plan's are {', '.join(DATA_SETS)}")
+    low, high = DATA_SETS[name]
+    for text in sizes:
+        if parse_size(text) < low or (high is not None and parse_size(text) > high):
+            raise ValueError(f"{text} is outside the {name} data set "
+                             f"({low} to {high or 'any number of'} bytes)")
+
+
 def scaled_size(text: str) -> int:
     """A size from a feature file, shrunk (or grown) by `-D data_scale`; at least 1 byte."""
     return max(1, int(parse_size(text) * _scale))
-
-
-def human(size: int) -> str:
-    for unit in ("GB", "MB", "KB"):
-        if size >= UNITS[unit]:
-            return f"{size / UNITS[unit]:.4g} {unit}"
-    return f"{size} B"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +87,6 @@ class Payload:
     def pieces(self, piece: int = 1024 * 1024) -> Iterator[bytes]:
         for offset in range(0, self.size, piece):
             yield self.bytes(offset, piece)
-
-    def digest(self) -> str:
-        sha = hashlib.sha256()
-        for piece in self.pieces():
-            sha.update(piece)
-        return sha.hexdigest()
 
     def matches(self, data: bytes) -> bool:
         try:

@@ -45,12 +45,6 @@ def chunkservers(master_address: str, timeout: float = 2.0) -> list[pb.ChunkServ
     return list(reply.servers)
 
 
-def cluster_status(master_address: str, timeout: float = 2.0) -> pb.ClusterStatus:
-    with channel(master_address) as ch:
-        return pb_grpc.MasterStub(ch).GetClusterStatus(pb.ClusterStatusRequest(),
-                                                       timeout=timeout)
-
-
 def state_name(state: int) -> str:
     return pb.ServerState.Name(state)
 

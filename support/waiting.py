@@ -31,10 +31,6 @@ def set_scale(scale: float) -> None:
     _scale = scale
 
 
-def scale() -> float:
-    return _scale
-
-
 def scaled(seconds: float) -> float:
     return seconds * _scale
 

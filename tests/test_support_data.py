@@ -68,3 +68,12 @@ def test_sizes_from_feature_files_and_the_scale():
         assert data.scaled_size("1 MB") == 512 * 1024
     finally:
         data.set_scale(1.0)
+
+
+def test_sizes_must_belong_to_the_named_data_set():
+    data.check_data_set("small", "1 KB", "64 KB")
+    data.check_data_set("large", "8 GB")
+    with pytest.raises(ValueError, match="outside the small data set"):
+        data.check_data_set("small", "1 MB")
+    with pytest.raises(ValueError, match="unknown data set"):
+        data.check_data_set("tiny", "1 KB")

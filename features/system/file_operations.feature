@@ -71,10 +71,10 @@ Feature: End-to-end file operations
 
   @id.files.data_sets @critical
   Scenario Outline: A <data set> file of <size> reads back intact
-    When a client writes a file "/docs/<data set>.bin" of <size>
-    Then "/docs/<data set>.bin" reads back intact
-    And "/docs/<data set>.bin" has the size that was written
-    And every chunk of "/docs/<data set>.bin" has 2 copies on different chunk servers
+    When a client writes a <data set> file "/docs/data.bin" of <size>
+    Then "/docs/data.bin" reads back intact
+    And "/docs/data.bin" has the size that was written
+    And every chunk of "/docs/data.bin" has 2 copies on different chunk servers
 
     Examples: small files
       | data set | size   |
