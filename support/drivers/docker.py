@@ -257,12 +257,17 @@ class DockerNode(Node):
 
     def launch(self) -> None:
         """Start the container without waiting for readiness (so several start in parallel)."""
+        if self.partitioned:
+            raise RuntimeError(f"{self.name} is partitioned: heal() it before start(), "
+                               f"else its /ready cannot be reached")
         if self.container is None:
             self._create()
         else:
             if self.is_running():
                 raise RuntimeError(f"{self.name} is already running")
             self.container.start()
+            for ip in self.cuts:      # a restart makes a new network namespace: cut it again
+                self._exec("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
         self._check_ports()
 
     def wait_ready(self) -> None:
@@ -413,11 +418,12 @@ class DockerNode(Node):
             return
         self.cluster.network_object().connect(self.container, ipv4_address=self.ip)
         self.partitioned = False
-        self._check_ports()
-        networks = self.container.attrs["NetworkSettings"]["Networks"]
-        got = networks.get(self.cluster.network.name, {}).get("IPAddress")
-        if got != self.ip:
-            raise RuntimeError(f"{self.name} came back with IP {got}, expected {self.ip}")
+        if self.is_running():        # a stopped node gets its address and ports when started
+            self._check_ports()
+            networks = self.container.attrs["NetworkSettings"]["Networks"]
+            got = networks.get(self.cluster.network.name, {}).get("IPAddress")
+            if got != self.ip:
+                raise RuntimeError(f"{self.name} came back with IP {got}, expected {self.ip}")
 
     def _peer_ip(self, other: "Node | str") -> str:
         if other == "client":
