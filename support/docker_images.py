@@ -73,7 +73,8 @@ def source_files(root: pathlib.Path) -> list[pathlib.Path]:
         for path in sorted((root / folder).rglob("*")):
             rel = path.relative_to(root)
             if path.is_file() and not SKIP_PARTS & set(rel.parts) \
-                    and path.suffix not in SKIP_SUFFIXES and ".egg-info" not in str(rel):
+                    and path.suffix not in SKIP_SUFFIXES and ".egg-info" not in str(rel) \
+                    and not (folder == "docker" and path.suffix == ".md"):
                 files.append(path)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 

@@ -69,6 +69,7 @@ def test_hash_ignores_bytecode_and_build_metadata(tree):
     (tree / "mooseng" / "master" / "stray.pyc").write_bytes(b"\0")
     (tree / "mooseng.egg-info").mkdir()
     (tree / "mooseng.egg-info" / "PKG-INFO").write_text("x")
+    (tree / "docker" / "README.md").write_text("how the image is built")
     assert _hash(tree) == before
 
 
