@@ -646,7 +646,10 @@ class DockerCluster(Cluster):
         if self.keep_files:
             self.workdir.mkdir(parents=True, exist_ok=True)
             for node in nodes:
-                (self.workdir / f"{node.name}.log").write_text(node.logs())
+                (self.workdir / f"{node.name}.log").write_text(
+                    f"# {node.name}: container {node.container.name if node.container else '-'}"
+                    f", image {self.driver.image}, address {node.internal_address}\n"
+                    f"# command: {' '.join(node._command())}\n{node.logs()}")
         self.driver.clusters.discard(self)
         self.driver.in_background(self._remove)
 
