@@ -6,8 +6,8 @@ rebuilt exactly when one of those changes and a run never tests stale code. No c
 registry is reachable on the project's machines, so unless BASE_IMAGE names an image that is
 already present (or the user sets it, e.g. to python:3.11-slim on a laptop), the base image is
 made locally with debootstrap and tagged by a hash of its recipe. MooseNG and its dependencies
-are installed from a wheelhouse made on the host (PyPI is reachable) with
-`docker build --network none`.
+are installed from a wheelhouse made on the host (PyPI is reachable), so on the local base the
+build runs with `docker build --network none`.
 
 Run as `python -m support.docker_images` (scripts/build-images.sh does): prints the tag and
 writes it to .cache/mooseng-image.
@@ -210,8 +210,10 @@ def _build(root: pathlib.Path, wheels: list[str], base: str, tag: str,
         shutil.copytree(deps, pathlib.Path(context, "wheels"),
                         ignore=shutil.ignore_patterns(".complete"))
         mooseng_wheel(root, pathlib.Path(context, "wheels"), log)
-        _say(f"building {tag} on {base} (no network) ...")
-        _run(["docker", "build", "--network", "none", "-q", "--force-rm", "--build-arg",
+        # Only a registry base (python:3.11-slim) lacks iptables and needs apt, so the network.
+        network = "none" if base == base_tag() else "default"
+        _say(f"building {tag} on {base} (network: {network}) ...")
+        _run(["docker", "build", "--network", network, "-q", "--force-rm", "--build-arg",
               f"BASE_IMAGE={base}", "--label", "mooseng.image=1", "-t", tag, context],
              "docker build", log, env={**os.environ, "DOCKER_BUILDKIT": "0"})
     _say(f"built {tag} in {time.monotonic() - started:.1f} s")
