@@ -8,6 +8,7 @@ metadata version it saw is durable, so no client ever observes something a crash
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import fcntl
 import logging
@@ -116,7 +117,12 @@ class MasterCore:
         self.replicating: dict[tuple[int, str], tuple[float, str]] = {}
         self.replications_issued = 0
         self._changes = 0         # bumped on every change of copies, server states, timers
-        self._counted: tuple | None = None           # (key, plan) of the last accounting
+        # goal accounting kept chunk by chunk: status of every chunk of the metadata, how many
+        # chunks have each status, and the chunks to look at again (copies or servers changed)
+        self._status: dict[int, str] = {}
+        self._tally: collections.Counter = collections.Counter()
+        self._dirty: set[int] = set()
+        self._recount = True      # look at every chunk (after recovery)
         self._acted_key: tuple | None = None
         self._next_plan = 0.0     # monotonic time before which no new full plan is made
         self.next_id = 1
@@ -409,18 +415,25 @@ class MasterCore:
     def _changed(self) -> None:
         self._changes += 1
 
+    def _server_changed(self, server: Server) -> None:
+        """A server's state changed: every chunk it holds may have changed its status."""
+        self._changed()
+        self._dirty.update(self.server_chunks.get(server.server_id, ()))
+
     def _key(self) -> tuple:
         """Everything goal accounting depends on; equal keys give equal plans."""
         return (self.state.version, self._changes, self.in_grace())
 
     def _add_copy(self, chunk_id: int, server_id: str, version: int) -> None:
         self._changed()
+        self._dirty.add(chunk_id)
         self.copies.setdefault(chunk_id, {}).setdefault(server_id, set()).add(version)
         self.server_chunks.setdefault(server_id, set()).add(chunk_id)
 
     def _drop_copy(self, chunk_id: int, server_id: str, version: int | None = None) -> None:
         """Forget one version (or with version=None every version) held by a server."""
         self._changed()
+        self._dirty.add(chunk_id)
         held = self.copies.get(chunk_id)
         if held is None or server_id not in held:
             return
@@ -466,8 +479,8 @@ class MasterCore:
             server.capacity, server.used = capacity, used
             server.last_seen, server.last_heartbeat = self.clock(), self.wall()
             if not server.online:
-                self._changed()
                 server.online = True
+                self._server_changed(server)
                 log.info("chunk server back online", extra=kv(server=server_id))
             for chunk_id, version in added:
                 self._add_copy(chunk_id, server_id, version)
@@ -488,10 +501,10 @@ class MasterCore:
                 known = ", ".join(sorted(self.servers)) or "none"
                 raise NotFound(f"no chunk server with id {server_id!r} (known: {known})")
             server.maintenance = enabled
-            self._changed()
             if not enabled:
                 server.online = (self.clock() - server.last_seen
                                  <= self.settings.offline_timeout)
+            self._server_changed(server)
         log.info("maintenance mode", extra=kv(server=server_id, enabled=enabled))
 
     def address_of(self, server_id: str) -> str:
@@ -518,13 +531,33 @@ class MasterCore:
         return versions
 
     def counts(self) -> goals.Plan:
-        """Under/over/missing counts, recomputed only when something they depend on changed."""
+        """Under/over/missing counts, always current but cheap: only the chunks whose metadata,
+        copies or servers changed since the last call are classified again."""
         with self.lock:
-            key = self._key()
-            if self._counted is None or self._counted[0] != key:
-                self._counted = (key, goals.plan(self._chunk_views(), self.candidates(),
-                                                 act=False))
-            return self._counted[1]
+            state = self.state
+            if self._recount:
+                self._recount = False
+                self._status.clear()
+                self._tally.clear()
+                dirty = set(state.chunks)
+            else:
+                dirty = self._dirty | state.changed_chunks
+            self._dirty, state.changed_chunks = set(), set()
+            for chunk_id in dirty:
+                old = self._status.pop(chunk_id, None)
+                if old:
+                    self._tally[old] -= 1
+                chunk = state.chunks.get(chunk_id)
+                if chunk is None:
+                    continue
+                view = goals.ChunkView(chunk_id, chunk.version, state.inodes[chunk.inode].goal,
+                                       self.copies.get(chunk_id, {}))
+                status = goals.classify(view.goal, len(goals.valid_copies(view, self.servers)))
+                self._status[chunk_id] = status
+                self._tally[status] += 1
+            return goals.Plan(chunks=len(self._status), undergoal=self._tally[goals.UNDERGOAL],
+                              overgoal=self._tally[goals.OVERGOAL],
+                              missing=self._tally[goals.MISSING])
 
     def in_grace(self) -> bool:
         """Right after start, chunk servers are still registering: change nothing yet."""
@@ -542,7 +575,7 @@ class MasterCore:
                 if server.online and not server.maintenance \
                         and now - server.last_seen > settings.offline_timeout:
                     server.online = False
-                    self._changed()
+                    self._server_changed(server)
                     log.warning("chunk server offline: no heartbeat",
                                 extra=kv(server=server.server_id, address=server.address,
                                          silent_seconds=round(now - server.last_seen, 1)))
@@ -566,7 +599,6 @@ class MasterCore:
                                 leases=self._lease_versions(), replicating=replicating,
                                 busy=busy, limit=settings.replication_limit,
                                 act=not self.in_grace(), rng=self._rng)
-            self._counted = (self._key(), result)
             for action in result.actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)
@@ -588,4 +620,4 @@ class MasterCore:
             self._acted_key = self._key()
             # a big chunk map makes a pass expensive: keep passes to <= ~10 % of the time
             self._next_plan = now + 9 * (time.perf_counter() - began)
-            return result
+            return self.counts()

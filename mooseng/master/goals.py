@@ -19,6 +19,9 @@ from mooseng.master.placement import MAINTENANCE, ONLINE, Candidate
 REPLICATE = "replicate"
 DELETE = "delete"
 
+# what a chunk of the metadata is, by its valid copies
+AT_GOAL, UNDERGOAL, OVERGOAL, MISSING = "at goal", "undergoal", "overgoal", "missing"
+
 
 @dataclasses.dataclass(frozen=True)
 class ChunkView:
@@ -45,6 +48,26 @@ class Plan:
     overgoal: int = 0
     missing: int = 0
     actions: list[Action] = dataclasses.field(default_factory=list)
+
+
+def valid_copies(chunk: ChunkView, servers: Mapping) -> list[str]:
+    """Servers holding the current version while ONLINE or in MAINTENANCE (`servers` maps a
+    server id to anything with a `state`)."""
+    valid = []
+    for sid, versions in chunk.copies.items():
+        server = servers.get(sid)
+        if chunk.version in versions and server and server.state in (ONLINE, MAINTENANCE):
+            valid.append(sid)
+    return valid
+
+
+def classify(goal: int, valid: int) -> str:
+    """AT_GOAL, UNDERGOAL, OVERGOAL or MISSING for a chunk with `valid` valid copies."""
+    if not valid:
+        return MISSING
+    if valid < goal:
+        return UNDERGOAL
+    return OVERGOAL if valid > goal else AT_GOAL
 
 
 def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
@@ -75,9 +98,9 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                                                      reason="unknown chunk"))
             continue
         result.chunks += 1
-        valid = [sid for sid, versions in chunk.copies.items()
-                 if chunk.version in versions and state(sid) in (ONLINE, MAINTENANCE)]
-        if not valid:
+        valid = valid_copies(chunk, servers)
+        status = classify(chunk.goal, len(valid))
+        if status == MISSING:
             result.missing += 1
             continue
         if act:
@@ -86,12 +109,12 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                         and state(sid) == ONLINE:
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
                                                  reason="stale version"))
-        if len(valid) < chunk.goal:
+        if status == UNDERGOAL:
             result.undergoal += 1
             if act:
                 result.actions.extend(_replicate(chunk, valid, servers, replicating, load,
                                                  limit, rng))
-        elif len(valid) > chunk.goal:
+        elif status == OVERGOAL:
             result.overgoal += 1
             if act:
                 # keep `goal` copies on ONLINE servers: a maintenance copy may go away soon

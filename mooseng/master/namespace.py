@@ -83,6 +83,9 @@ class Namespace:
         self.chunk_size = chunk_size
         self.files = 0
         self.directories = 1
+        # ids of chunks whose version, goal or existence changed; the master's goal accounting
+        # takes them (not part of the metadata: a recovered state is accounted in full)
+        self.changed_chunks: set[int] = set()
 
     # ------------------------------------------------------------------ queries
 
@@ -266,6 +269,7 @@ class Namespace:
             current = stack.pop()
             if current.goal != goal:
                 current.goal, current.ctime = goal, t
+                self.changed_chunks.update(current.chunks.values())
                 changed += 1
             if current.is_dir and recursive:
                 stack.extend(self.inodes[c] for c in current.children.values())
@@ -296,6 +300,7 @@ class Namespace:
             self.chunks[chunk_id] = chunk
             node.chunks[index] = chunk_id
         chunk.version, chunk.length = version, length
+        self.changed_chunks.add(chunk_id)
         node.mtime = node.ctime = t
         if truncate:
             return node, self._cut(node, file_size)
@@ -340,6 +345,7 @@ class Namespace:
                 for chunk_id in current.chunks.values():
                     del self.chunks[chunk_id]
                     freed.append(chunk_id)
+        self.changed_chunks.update(freed)
         return freed
 
     def _cut(self, node: Inode, size: int) -> list[int]:
@@ -355,6 +361,7 @@ class Namespace:
             elif start + chunk.length > size:
                 chunk.length = size - start
         node.size = size
+        self.changed_chunks.update(freed)
         return freed
 
     # ------------------------------------------------------------------ snapshot form
