@@ -11,6 +11,8 @@ from concurrent import futures
 import grpc
 import pytest
 
+from mooseng.chunkserver.heartbeat import Reporter
+from mooseng.chunkserver.store import ChunkStore
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -116,6 +118,32 @@ def test_changes_are_reported_at_once(cluster):
     cs.store.delete(7, 1)
     wait_for(lambda: (7, 1) in registry.reported("removed", cs.store.server_id),
              "removed report without waiting for the interval", timeout=5)
+
+
+def test_only_what_the_master_waits_for_sends_a_heartbeat_at_once(tmp_path):
+    """A client's write is reported with the next regular heartbeat (the master learns of it
+    from CommitChunk); replicated, deleted and damaged copies wake the heartbeat loop."""
+    store = ChunkStore(str(tmp_path))
+    store.open()
+    reporter = Reporter()
+    store.subscribe(reporter)
+
+    def stored(chunk_id, replica):
+        writer = store.begin(chunk_id, 1, replica=replica)
+        writer.write(0, b"data")
+        writer.commit()
+
+    stored(1, replica=False)
+    assert not reporter.wake.is_set()
+    assert [(c.chunk_id, c.version) for c in reporter.take()[0]] == [(1, 1)]
+    for change in (lambda: stored(2, replica=True), lambda: store.delete(1, 1),
+                   lambda: store.drop_damaged(2, 1, "test")):
+        reporter.wake.clear()
+        change()
+        assert reporter.wake.is_set()
+    added, removed, damaged = reporter.take()
+    assert (added, [(c.chunk_id, c.version) for c in removed],
+            [(c.chunk_id, c.version) for c in damaged]) == ([], [(1, 1)], [(2, 1)])
 
 
 def test_delete_verify_and_replicate_commands(cluster):

@@ -33,7 +33,11 @@ def _ref(copy: ChunkCopy) -> pb.ChunkRef:
 
 
 class Reporter:
-    """Store listener collecting the changes for the next heartbeat; wakes the heartbeat loop.
+    """Store listener collecting the changes for the next heartbeat.
+
+    What the master is waiting for (replicated copies, copies deleted on its request, damaged
+    copies) wakes the heartbeat loop at once; a copy written by a client waits for the next
+    regular heartbeat, as the master already learns of it from CommitChunk.
 
     A copy added then removed within one interval is reported only as removed (and the reverse
     only as added), so the order in which the master reads the lists does not matter."""
@@ -52,14 +56,15 @@ class Reporter:
     def __call__(self, event: str, copy: ChunkCopy) -> None:
         key = (copy.chunk_id, copy.version)
         with self._lock:
-            if event == "added":
+            if event in ("added", "replicated"):
                 self._removed.pop(key, None)
                 self._damaged.pop(key, None)
                 self._added[key] = copy
             else:
                 self._added.pop(key, None)
                 (self._damaged if event == "damaged" else self._removed)[key] = copy
-        self.wake.set()
+        if event != "added":
+            self.wake.set()
 
     def take(self) -> tuple[list[ChunkCopy], list[ChunkCopy], list[ChunkCopy]]:
         with self._lock:

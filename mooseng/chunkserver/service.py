@@ -223,7 +223,7 @@ def pull(store: ChunkStore, peers: Channels, chunk_id: int, version: int,
         raise InvalidArgument(f"no source given to copy chunk {describe(chunk_id, version)} from")
     errors = []
     for source in sources:
-        writer = store.begin(chunk_id, version)
+        writer = store.begin(chunk_id, version, replica=True)
         local = _LocalWrites(writer)
         stored = False
         try:

@@ -116,8 +116,10 @@ def _no_space(error: OSError, where: str) -> Exception:
 class ChunkStore:
     """Thread-safe store of chunk copies under one data directory.
 
-    Listeners get ("added" | "removed" | "damaged", ChunkCopy) while the store's lock is held,
-    so `full_report` can take a consistent snapshot; they must only record and return.
+    Listeners get (event, ChunkCopy) while the store's lock is held, so `full_report` can take
+    a consistent snapshot; they must only record and return. Events: "added" (a copy written by
+    a client), "replicated" (a copy of a committed version pulled from a peer), "removed" (the
+    master's DELETE) and "damaged" (dropped after a failed CRC check).
     """
 
     def __init__(self, data_dir: str, capacity: int = 0):
@@ -245,15 +247,18 @@ class ChunkStore:
 
     # ------------------------------------------------------------ writing
 
-    def begin(self, chunk_id: int, version: int, base_version: int = 0) -> "ChunkWriter":
-        """Start building `version`, from a copy of `base_version` (kept) or from nothing."""
+    def begin(self, chunk_id: int, version: int, base_version: int = 0,
+              replica: bool = False) -> "ChunkWriter":
+        """Start building `version`, from a copy of `base_version` (kept) or from nothing;
+        `replica`: a copy of a committed version pulled from a peer, not a client's write."""
         if self.capacity and self.used_bytes() >= self.capacity:
             raise ResourceExhausted(f"chunk server storage is full: {self.used_bytes()} of "
                                     f"{self.capacity} bytes used")
-        return ChunkWriter(self, chunk_id, version, base_version)
+        return ChunkWriter(self, chunk_id, version, base_version,
+                           "replicated" if replica else "added")
 
     def _commit(self, chunk_id: int, version: int, length: int, chk_tmp: str,
-                crc_tmp: str) -> ChunkCopy:
+                crc_tmp: str, event: str) -> ChunkCopy:
         chk, crc = self.paths(chunk_id, version)
         os.rename(crc_tmp, crc)
         os.rename(chk_tmp, chk)
@@ -265,7 +270,7 @@ class ChunkStore:
                 self._used -= old + 4 * _blocks(old)
             self._index[(chunk_id, version)] = length
             self._used += length + 4 * _blocks(length)
-            self._notify("added", copy)
+            self._notify(event, copy)
         return copy
 
     # ------------------------------------------------------------ reading and checking
@@ -398,8 +403,10 @@ class ChunkWriter:
     under a fresh CRC.
     """
 
-    def __init__(self, store: ChunkStore, chunk_id: int, version: int, base_version: int):
+    def __init__(self, store: ChunkStore, chunk_id: int, version: int, base_version: int,
+                 event: str):
         self.store = store
+        self.event = event      # what the listeners are told at commit
         self.chunk_id = chunk_id
         self.version = version
         self.base_version = base_version
@@ -552,7 +559,7 @@ class ChunkWriter:
             finally:
                 os.close(fd)
             return self.store._commit(self.chunk_id, self.version, self.length,
-                                      self._chk_tmp, self._crc_tmp)
+                                      self._chk_tmp, self._crc_tmp, self.event)
         except OSError as error:
             self.abort()
             raise _no_space(error, self.store.data_dir) from error
