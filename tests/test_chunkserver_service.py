@@ -16,7 +16,8 @@ import pytest
 from mooseng.chunkserver.config import ChunkServerConfig
 from mooseng.chunkserver.server import ChunkServerDaemon
 from mooseng.chunkserver.service import FAILED_SERVER_KEY
-from mooseng.common.rpc import FRAME, OPTIONS
+from mooseng.common.errors import Unavailable
+from mooseng.common.rpc import FRAME, OPTIONS, Channels
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -87,6 +88,21 @@ def read_chunk(stub, chunk_id, version, offset=0, length=0) -> bytes:
 
 def metric(server, name: str) -> float:
     return server.registry.get_sample_value(name) or 0.0
+
+
+def test_one_set_of_channel_options_and_closed_channels_stay_closed(pair):
+    """gRPC takes the minimum reconnect backoff as the connect timeout: 1 s, not less, so a
+    busy peer under load is not taken for an unreachable one."""
+    options = dict(OPTIONS)
+    assert (options["grpc.initial_reconnect_backoff_ms"], options["grpc.min_reconnect_backoff_ms"],
+            options["grpc.max_reconnect_backoff_ms"]) == (200, 1000, 2000)
+    servers, _ = pair
+    assert type(servers[0].peers) is Channels
+    channels = Channels()
+    channels.get(servers[0].address)
+    channels.close()
+    with pytest.raises(Unavailable, match="shutting down"):
+        channels.get(servers[0].address)
 
 
 def test_chained_write_lands_on_both_servers_and_reads_back(pair):

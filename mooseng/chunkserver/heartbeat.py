@@ -13,11 +13,11 @@ import grpc
 
 from mooseng import CHUNK_SIZE
 from mooseng.chunkserver.metrics import ChunkServerMetrics
-from mooseng.chunkserver.service import PEER_OPTIONS, pull
+from mooseng.chunkserver.service import pull
 from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import MooseNGError, NotFound
 from mooseng.common.log import kv
-from mooseng.common.rpc import Channels
+from mooseng.common.rpc import OPTIONS, Channels
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -154,7 +154,7 @@ class MasterLink:
         self.last_error = ""
         self.interval = 1.0
         self._stopping = threading.Event()
-        self._channel = grpc.insecure_channel(master, options=PEER_OPTIONS)
+        self._channel = grpc.insecure_channel(master, options=OPTIONS)
         self._stub = pb_grpc.ChunkServerRegistryStub(self._channel)
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 

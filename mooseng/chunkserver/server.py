@@ -13,11 +13,11 @@ from mooseng.chunkserver.config import ChunkServerConfig
 from mooseng.chunkserver.heartbeat import CommandRunner, MasterLink, Reporter
 from mooseng.chunkserver.metrics import ChunkServerMetrics
 from mooseng.chunkserver.scrubber import Scrubber
-from mooseng.chunkserver.service import ChunkService, PeerChannels
+from mooseng.chunkserver.service import ChunkService
 from mooseng.chunkserver.store import ChunkStore
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
-from mooseng.common.rpc import make_server, set_serving
+from mooseng.common.rpc import Channels, make_server, set_serving
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -59,7 +59,7 @@ class ChunkServerDaemon:
         self.registry = new_registry("chunkserver")
         self.metrics = ChunkServerMetrics(self.registry, self.store)
         self.reporter = Reporter()
-        self.peers = PeerChannels()
+        self.peers = Channels()
         self.runner = CommandRunner(self.store, self.peers, self.metrics)
         self.link = MasterLink(config.master, self.store, self.reporter, self.runner,
                                self._identity, lambda: self.service.active_operations)

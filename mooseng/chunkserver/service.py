@@ -18,7 +18,7 @@ from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, Unavailable,
                                    abort, servicer_errors)
 from mooseng.common.log import kv
-from mooseng.common.rpc import FRAME, OPTIONS, Channels
+from mooseng.common.rpc import FRAME, Channels
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -28,36 +28,6 @@ FAILED_SERVER_KEY = "mooseng-failed-server"
 STALL_TIMEOUT = 30.0       # seconds a downstream server may take to accept the next frame
 COMMIT_TIMEOUT = 120.0     # seconds to wait for the rest of the chain once all data is sent
 REPLICATE_TIMEOUT = 120.0  # deadline of one ReadChunk used to copy a chunk from a peer
-
-# Reconnect quickly to a peer or master that comes back (gRPC's default backoff reaches 120 s).
-PEER_OPTIONS = OPTIONS + [
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
-
-
-class PeerChannels(Channels):
-    """Channels to other chunk servers, reconnecting within 2 s of a peer coming back.
-    Closing them ends every call in progress; no new channel is opened after that."""
-
-    closed = False
-
-    def get(self, address: str) -> grpc.Channel:
-        with self._lock:
-            if self.closed:
-                raise Unavailable("this chunk server is stopping")
-            channel = self._channels.get(address)
-            if channel is None:
-                channel = grpc.insecure_channel(address, options=PEER_OPTIONS)
-                self._channels[address] = channel
-            return channel
-
-    def close(self) -> None:
-        with self._lock:
-            self.closed = True
-        super().close()
-
 
 class Cancelled(Exception):
     """The sender of a WriteChunk went away; nothing is kept."""

@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from mooseng.common.errors import FailedPrecondition, NotFound
+from mooseng.common.rpc import Channels
 from mooseng.proto import mooseng_pb2 as pb
 
 from . import paths
-from .channels import ClientChannels
 from .datapath import DataPath
 from .io import File, parse_mode
 from .master import MasterSession
@@ -31,7 +31,7 @@ class Client:
                  stall_timeout: float = 10.0):
         self.master_address = master
         self.timeout = timeout
-        self._channels = ClientChannels()
+        self._channels = Channels()
         self._master = MasterSession(master, self._channels, timeout)
         self._ns = Namespace(self._master)
         self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout)

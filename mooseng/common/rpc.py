@@ -1,4 +1,13 @@
-"""gRPC plumbing shared by every role: servers with the standard health service, channels."""
+"""gRPC plumbing shared by every role: servers with the standard health service, channels.
+
+Every channel (client to master and chunk servers, chunk server to master and peers) uses
+OPTIONS: reconnect within about 2 s of a server coming back (gRPC's default backoff grows to
+120 s). gRPC also uses the minimum reconnect backoff as the time one connection attempt may
+take, so it stays at 1 s: short enough to give up on a frozen server quickly, long enough for
+a busy one under load. Each channel keeps its own connections: daemons and clients sharing a
+process (as in tests) would otherwise share one connection per target, and with it the
+reconnect backoff another one's failed calls started.
+"""
 
 import threading
 from concurrent import futures
@@ -6,11 +15,17 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from mooseng.common.errors import Unavailable
+
 FRAME = 1024 * 1024                  # data frames in ReadChunk / WriteChunk streams
 MAX_MESSAGE = 8 * FRAME
 OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 1000),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 
@@ -30,14 +45,18 @@ def set_serving(health_servicer: health.HealthServicer, services: list[str], ser
 
 
 class Channels:
-    """One channel per address, reused across calls (thread-safe)."""
+    """One channel per address, reused across calls (thread-safe). Closing them ends every
+    call in progress; no new channel is opened after that (a stopping daemon stays stopped)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
+        self._closed = False
 
     def get(self, address: str) -> grpc.Channel:
         with self._lock:
+            if self._closed:
+                raise Unavailable(f"cannot call {address}: shutting down (channels closed)")
             channel = self._channels.get(address)
             if channel is None:
                 channel = grpc.insecure_channel(address, options=OPTIONS)
@@ -52,6 +71,7 @@ class Channels:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             channel.close()
