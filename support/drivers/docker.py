@@ -521,10 +521,14 @@ class DockerCluster(Cluster):
         for index in range(self.topology.chunkservers):
             labels = self.topology.labels[index] if index < len(self.topology.labels) else {}
             self._new_chunkserver(labels)
-        if self.topology.start_master_first:
-            self.master.start()
+        first = [self.master] if self.topology.start_master_first else []
+        for node in first:
+            # Its container (its address) exists before the chunk servers start, so their
+            # first registration attempts are refused at once and retried within 0.1 s while
+            # it boots: no need to wait for its /ready before creating them.
+            node.launch()
         _in_parallel([node.launch for node in self.chunkservers])
-        for node in self.chunkservers:
+        for node in first + self.chunkservers:
             node.wait_ready()
         if self.topology.start_master_first:
             self.wait_online(len(self.chunkservers))
