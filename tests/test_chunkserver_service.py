@@ -74,7 +74,7 @@ def pair(tmp_path):
 def write_chunk(stub, data: bytes, chunk_id: int, version: int, chain=(), base=0, offset=0,
                 timeout=30.0):
     header = pb.WriteChunkHeader(chunk_id=chunk_id, version=version, base_version=base,
-                                 offset=offset, chain=list(chain))
+                                 offset=offset, chain=list(chain), data_length=len(data))
     frames = [pb.WriteChunkRequest(header=header)]
     frames += [pb.WriteChunkRequest(data=data[i:i + FRAME]) for i in range(0, len(data), FRAME)]
     return stub.WriteChunk(iter(frames), timeout=timeout)
@@ -268,15 +268,34 @@ def test_grpc_health_service(pair):
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_a_stream_not_carrying_the_announced_bytes_is_refused_on_every_server(pair):
+    """gRPC can show a cancelled sender as a normal end of stream: a stream shorter (or
+    longer) than the header's data_length is refused and no server of the chain commits it."""
+    (cs1, cs2), stub = pair
+    for sent, announced in ((FRAME + 10, 2 * FRAME), (FRAME + 10, FRAME)):
+        header = pb.WriteChunkHeader(chunk_id=71, version=1, chain=[cs2.address],
+                                     data_length=announced)
+        frames = [pb.WriteChunkRequest(header=header),
+                  pb.WriteChunkRequest(data=pattern(FRAME)), pb.WriteChunkRequest(data=b"x" * 10)]
+        with pytest.raises(grpc.RpcError) as error:
+            stub(cs1).WriteChunk(iter(frames), timeout=30)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"{announced} data bytes" in error.value.details()
+        wait_for(lambda: cs1.service.active_operations == cs2.service.active_operations == 0,
+                 "both servers to finish the call")
+        assert not cs1.store.has(71, 1) and not cs2.store.has(71, 1)
+    assert write_chunk(stub(cs1), pattern(FRAME + 10), 71, 1, chain=[cs2.address]).written_ids
+
+
 def test_cancelled_write_leaves_no_temp_files(pair):
-    """A sender that goes away mid-stream gets no success and temp files are removed. (gRPC
-    can show a cancellation as a normal end of stream, so a complete-looking copy may remain:
-    the master never commits that version and deletes it as stale.)"""
+    """A sender that goes away mid-stream gets no success, nothing is committed and temp files
+    are removed."""
     (cs1, cs2), stub = pair
     release = threading.Event()
 
     def frames():
-        header = pb.WriteChunkHeader(chunk_id=70, version=1, chain=[cs2.address])
+        header = pb.WriteChunkHeader(chunk_id=70, version=1, chain=[cs2.address],
+                                     data_length=2 * FRAME)
         yield pb.WriteChunkRequest(header=header)
         yield pb.WriteChunkRequest(data=pattern(FRAME))
         release.wait(30)
@@ -294,3 +313,4 @@ def test_cancelled_write_leaves_no_temp_files(pair):
     wait_for(lambda: not temp_files(cs1) and not temp_files(cs2)
              and cs1.service.active_operations == cs2.service.active_operations == 0,
              "both servers to finish the call and remove their temp files")
+    assert not cs1.store.has(70, 1) and not cs2.store.has(70, 1)

@@ -29,10 +29,6 @@ STALL_TIMEOUT = 30.0       # seconds a downstream server may take to accept the 
 COMMIT_TIMEOUT = 120.0     # seconds to wait for the rest of the chain once all data is sent
 REPLICATE_TIMEOUT = 120.0  # deadline of one ReadChunk used to copy a chunk from a peer
 
-class Cancelled(Exception):
-    """The sender of a WriteChunk went away; nothing is kept."""
-
-
 class ChainFailure(Exception):
     """A chunk server of the write chain (this one or one further down) failed."""
 
@@ -257,10 +253,9 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             context.set_trailing_metadata(((FAILED_SERVER_KEY, failure.server),))
             context.abort(grpc.StatusCode.UNAVAILABLE, str(failure))
         except InvalidArgument as error:
+            log.info("chunk write refused", extra=kv(
+                chunk=describe(header.chunk_id, header.version), error=str(error)))
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except Cancelled as cancelled:
-            log.info("chunk write cancelled", extra=kv(reason=str(cancelled)))
-            context.abort(grpc.StatusCode.CANCELLED, str(cancelled))
         finally:
             self._track(-1)
         return reply
@@ -293,18 +288,24 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             offset = header.offset
             for frame in frames:
                 data = frame.data
+                if offset - header.offset + len(data) > header.data_length:
+                    raise InvalidArgument(f"the write of chunk "
+                                          f"{describe(header.chunk_id, header.version)} carries "
+                                          f"more than the {header.data_length} data bytes its "
+                                          f"header announced")
                 if forwarder:
                     forwarder.send(frame)
                 local.put(offset, data)
                 offset += len(data)
                 self.metrics.bytes_written.inc(len(data))
+            # gRPC may show a cancelled sender as the end of its stream: a short stream is
+            # never committed here nor passed on as complete.
+            if offset - header.offset != header.data_length:
+                raise InvalidArgument(f"the write of chunk "
+                                      f"{describe(header.chunk_id, header.version)} ended after "
+                                      f"{offset - header.offset} of the {header.data_length} "
+                                      f"data bytes its header announced (sender cancelled?)")
             local.finish()
-            # gRPC may show a cancelled sender as the end of its stream; checking as late as
-            # possible keeps most such copies out (any that slip through are never committed
-            # on the master, which deletes them as stale versions).
-            if not context.is_active():
-                raise Cancelled(f"the sender cancelled the write of chunk "
-                                f"{describe(header.chunk_id, header.version)}")
             if forwarder:
                 forwarder.send(None)
             copy = writer.commit()
@@ -312,7 +313,7 @@ class ChunkService(pb_grpc.ChunkServerServicer):
         except DataLoss as error:
             self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
             raise ChainFailure(me, f"chunk server {me}: {error}") from None
-        except (InvalidArgument, ChainFailure, Cancelled):
+        except (InvalidArgument, ChainFailure):
             raise
         except (MooseNGError, OSError) as error:
             raise ChainFailure(me, f"chunk server {me} could not store the chunk: {error}") \
