@@ -70,10 +70,10 @@ def test_subnet_avoids_networks_and_routes_in_use():
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["fs", "put", "/tmp/a.bin", "/a.bin"], [("put", 2)]),
-    (["fs", "put", "--goal", "3", "/tmp/a.bin", "/a.bin", "--json"], [("put", 4)]),
-    (["fs", "get", "/a.bin", "/tmp/out.bin"], [("get", 3)]),
-    (["--json", "fs", "get", "/a.bin", "/tmp/out.bin"], [("get", 4)]),
+    (["fs", "put", "/tmp/a.bin", "/a.bin"], [("put", 2, "/a.bin")]),
+    (["fs", "put", "--goal", "3", "/tmp/a.bin", "/d/", "--json"], [("put", 4, "/d/")]),
+    (["fs", "get", "/a.bin", "/tmp/out.bin"], [("get", 3, "/a.bin")]),
+    (["--json", "fs", "get", "/a.bin", "/tmp/out.bin"], [("get", 4, "/a.bin")]),
     (["fs", "ls", "/"], []),
     (["status", "--json"], []),
     (["fs", "put", "/tmp/only-one-arg"], []),

@@ -17,6 +17,7 @@ import concurrent.futures
 import io
 import ipaddress
 import os
+import posixpath
 import pathlib
 import random
 import re
@@ -584,41 +585,47 @@ class DockerCluster(Cluster):
                 dns_opt=["timeout:1", "attempts:1"],
                 networking_config={self.network.name: EndpointConfig(
                     docker.version.__version__, ipv4_address=self._ip(250))})
-            tc.start()
-            self._cli_container = tc.get_wrapped_container()
+            try:
+                tc.start()
+            finally:
+                self._cli_container = tc._container
+            self._cli_container.exec_run(["mkdir", "-p", self.CLI_HOME])
         return self._cli_container
 
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
         box = self._cli_box()
-        inner, copy_out = self._cli_files(box, list(args))
+        inner, copy_out, renamed = self._cli_files(box, list(args))
         command = ["timeout", "-s", "KILL", str(max(1, int(timeout))), "mooseng",
                    "--master", self.master.internal_address, *inner]
         code, (out, err) = box.exec_run(command, demux=True, workdir=self.CLI_HOME)
         stdout = (out or b"").decode(errors="replace")
         stderr = (err or b"").decode(errors="replace")
+        for inside, local in renamed:       # the output names the files as the caller did
+            stdout, stderr = stdout.replace(inside, local), stderr.replace(inside, local)
         if code == 137:
             return CliResult(list(args), -1, stdout, f"(no answer within {timeout} s) {stderr}")
         for inside, local in copy_out:
             self._copy_out(box, inside, local)
         return CliResult(list(args), code, stdout, stderr)
 
-    def _cli_files(self, box, args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-        """Rewrite the local file of `fs put` / `fs get` to a path in the CLI container."""
-        positions = _fs_file_positions(args)
-        inner, copy_out = list(args), []
-        for kind, index in positions:
+    def _cli_files(self, box, args: list[str]):
+        """Rewrite the host file of `fs put` / `fs get` to a path in the CLI container: the
+        arguments to run, the files to copy out afterwards, and (inside, host) name pairs."""
+        inner, copy_out, renamed = list(args), [], []
+        for kind, index, remote in _fs_file_positions(args):
             local = args[index]
+            if kind == "get" and os.path.isdir(local):    # `fs get PATH DIR` -> DIR/<name>
+                local = os.path.join(local, posixpath.basename(remote.rstrip("/")))
             inside = f"{self.CLI_HOME}/{kind}-{index}-{os.path.basename(local) or 'file'}"
             inner[index] = inside
+            renamed.append((inside, local))
             if kind == "put":
                 self._copy_in(box, local, inside)
             else:
                 copy_out.append((inside, local))
-        box.exec_run(["mkdir", "-p", self.CLI_HOME])
-        return inner, copy_out
+        return inner, copy_out, renamed
 
     def _copy_in(self, box, local: str, inside: str) -> None:
-        box.exec_run(["mkdir", "-p", self.CLI_HOME])
         if not os.path.exists(local):
             return      # let the CLI report the missing file itself
         out = io.BytesIO()
@@ -667,7 +674,6 @@ class DockerCluster(Cluster):
                 pass
             self.network._network = None
 
-
     def _remove_cli_box(self) -> None:
         if self._cli_container is not None:
             try:
@@ -688,8 +694,9 @@ def _in_parallel(calls: list[Callable[[], object]]) -> None:
         future.result()
 
 
-def _fs_file_positions(args: list[str]) -> list[tuple[str, int]]:
-    """Where the host file of `fs put LOCAL PATH` / `fs get PATH LOCAL` is in `args`."""
+def _fs_file_positions(args: list[str]) -> list[tuple[str, int, str]]:
+    """(put|get, index of the host file in `args`, the file system path) for
+    `fs put LOCAL PATH` / `fs get PATH LOCAL`; nothing for other commands."""
     with_value = {"--goal", "--master", "--timeout"}
     positional, skip = [], False
     for index, arg in enumerate(args):
@@ -703,9 +710,9 @@ def _fs_file_positions(args: list[str]) -> list[tuple[str, int]]:
             positional.append(index)
     words = [args[i] for i in positional]
     if len(words) >= 4 and words[0] == "fs" and words[1] == "put":
-        return [("put", positional[2])]
+        return [("put", positional[2], words[3])]
     if len(words) >= 4 and words[0] == "fs" and words[1] == "get":
-        return [("get", positional[3])]
+        return [("get", positional[3], words[2])]
     return []
 
 
