@@ -24,7 +24,7 @@ command -v docker >/dev/null 2>&1 || [ "$(id -u)" = 0 ] || unavailable "no docke
 [ "$(id -u)" = 0 ] || unavailable "no engine on $SOCKET and not root (cannot start one)"
 
 mkdir -p "$ROOT"
-exec 9>"$ROOT/ensure.lock"
+exec 9>"$ROOT/start.lock"
 flock -w 300 9 || unavailable "timed out waiting for another ensure-docker.sh"
 engine_answers && exit 0      # another caller started it while we waited
 
@@ -45,8 +45,9 @@ fi
 
 echo "starting dockerd (state in $ROOT, log $ROOT/dockerd.log) ..." >&2
 rm -f "$SOCKET"
+# 9>&-: the daemon must not inherit (and hold forever) the start lock.
 setsid dockerd --data-root "$ROOT/data" --exec-root "$ROOT/exec" --pidfile "$ROOT/dockerd.pid" \
-    -H "unix://$SOCKET" >>"$ROOT/dockerd.log" 2>&1 </dev/null &
+    -H "unix://$SOCKET" >>"$ROOT/dockerd.log" 2>&1 </dev/null 9>&- &
 for _ in $(seq 1 150); do
     engine_answers && { echo "dockerd ready" >&2; exit 0; }
     sleep 0.2
