@@ -90,6 +90,7 @@ def cluster(tmp_path):
 def test_registers_with_labels_and_full_report(cluster, tmp_path):
     registry, add, stub, *_ = cluster
     cs = add("cs1", label={"tier": "ssd", "region": "eu-west"})
+    wait_for(lambda: cs.link.registered, "the first registration")
     write_chunk(stub(cs), b"kept across restarts", 5, 2)
     cs.stop()
     again = add("cs1", label={"tier": "ssd"})
