@@ -214,3 +214,28 @@ def test_without_o_direct(store, monkeypatch):
     writer.commit()
     assert read(store, 7, 1) == bytes(3) + data
     assert store.verify(7, 1) == []
+
+
+def test_commit_makes_data_and_crcs_durable_before_the_renames_then_syncs_the_directory_once(
+        store, monkeypatch):
+    """The durability contract with as few journal commits as it allows: both files fsynced
+    (together), both renamed, one fsync of the directory."""
+    events = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        real_fsync(fd)
+        events.append(("fsync", os.path.basename(path).split(".tmp")[0]))
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        events.append(("rename", os.path.basename(dst)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    put(store, 0x42, 7, b"durable")
+    name = "chunk_0000000000000042_00000007"
+    assert sorted(events[:2]) == [("fsync", f"{name}.chk"), ("fsync", f"{name}.crc")]
+    assert events[2:] == [("rename", f"{name}.crc"), ("rename", f"{name}.chk"),
+                          ("fsync", "42")]

@@ -28,6 +28,7 @@ FAILED_SERVER_KEY = "mooseng-failed-server"
 STALL_TIMEOUT = 30.0       # seconds a downstream server may take to accept the next frame
 COMMIT_TIMEOUT = 120.0     # seconds to wait for the rest of the chain once all data is sent
 REPLICATE_TIMEOUT = 120.0  # deadline of one ReadChunk used to copy a chunk from a peer
+INLINE_WRITE = 256 * 1024  # a first frame smaller than this is written without a thread
 
 class ChainFailure(Exception):
     """A chunk server of the write chain (this one or one further down) failed."""
@@ -101,14 +102,16 @@ class _Forwarder:
 
 class _LocalWrites:
     """Applies frames to the chunk writer in a thread of its own, so receiving (and
-    forwarding) the next frame overlaps with writing this one to disk."""
+    forwarding) the next frame overlaps with writing this one to disk. A small first frame is
+    written at once: for a small file's single frame the thread would cost more than it saves.
+    """
 
     def __init__(self, writer):
         self._writer = writer
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._first = True
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -121,19 +124,24 @@ class _LocalWrites:
     def put(self, offset: int, data) -> None:
         if self._error is not None:
             raise self._error
+        first, self._first = self._first, False
+        if first and len(data) < INLINE_WRITE:
+            self._writer.write(offset, data)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
+            self._thread.start()
         self._queue.put((offset, data))
 
     def finish(self) -> None:
         """Wait until every queued frame is written; raise what a write raised."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        self.stop()
         if self._error is not None:
             raise self._error
 
     def stop(self) -> None:
-        """Wait for the thread after a failure (the caller reports the first error)."""
-        if self._thread.is_alive():
+        """Wait for the thread (after a failure the caller reports the first error)."""
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
 
@@ -305,9 +313,9 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                                       f"{describe(header.chunk_id, header.version)} ended after "
                                       f"{offset - header.offset} of the {header.data_length} "
                                       f"data bytes its header announced (sender cancelled?)")
-            local.finish()
-            if forwarder:
+            if forwarder:  # before this server's own writes and fsyncs: the chain's overlap
                 forwarder.send(None)
+            local.finish()
             copy = writer.commit()
             stored = True
         except DataLoss as error:

@@ -19,6 +19,7 @@ import sys
 import threading
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 from mooseng import BLOCK_SIZE, CHUNK_SIZE
@@ -97,6 +98,19 @@ def _copy(src: int, dst: int, length: int) -> None:
         done += len(data)
     if done != length:
         raise DataLoss(f"base copy is {done} bytes long, expected {length}")
+
+
+_SYNCER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync")
+
+
+def _fsync_together(first: int, second: int) -> None:
+    """fsync two files at the same time: the file system can make both durable with one
+    journal commit instead of one each (a commit is most of an fsync's cost)."""
+    pending = _SYNCER.submit(os.fsync, second)
+    try:
+        os.fsync(first)
+    finally:
+        pending.result()
 
 
 def _fsync_dir(path: str) -> None:
@@ -544,20 +558,20 @@ class ChunkWriter:
             self.length = length
 
     def commit(self) -> ChunkCopy:
-        """Finish the CRCs, fsync data, CRCs and directory, then make the copy visible."""
+        """Finish the CRCs, make data and CRCs durable (both files at once), then make the copy
+        visible: rename both and fsync the directory once."""
         try:
             for block in sorted(self._dirty):
                 start = block * BLOCK_SIZE
                 data = os.pread(self._fd, min(BLOCK_SIZE, self.length - start), start)
                 self._crcs[block] = zlib.crc32(data)
-            os.fsync(self._fd)
-            self._close()
             fd = os.open(self._crc_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 _write_all(fd, _encode_crcs(self._crcs), 0)
-                os.fsync(fd)
+                _fsync_together(self._fd, fd)
             finally:
                 os.close(fd)
+            self._close()
             return self.store._commit(self.chunk_id, self.version, self.length,
                                       self._chk_tmp, self._crc_tmp, self.event)
         except OSError as error:
