@@ -51,6 +51,9 @@ def choose(name: str) -> tuple[ClusterDriver, str]:
         return module.DockerDriver(), "backend: docker (chosen with -D backend=docker)"
     if available:
         module, _ = _docker_module()
-        return module.DockerDriver(), f"backend: docker ({reason}; -D backend=local to change)"
+        try:
+            return module.DockerDriver(), f"backend: docker ({reason}; -D backend=local to change)"
+        except BackendUnavailable as error:
+            reason = f"a Docker engine answers but the docker backend cannot run ({error})"
     from support.drivers.local import LocalDriver
     return LocalDriver(), f"backend: local ({reason}, so falling back to local processes)"

@@ -38,6 +38,22 @@ def test_local_backend_on_request():
     assert "partition" not in driver.capabilities
 
 
+def test_auto_falls_back_to_local_when_the_docker_backend_cannot_run(monkeypatch):
+    class Docker:
+        @staticmethod
+        def engine_available():
+            return True
+
+        class DockerDriver:
+            def __init__(self):
+                raise backends.BackendUnavailable("no base image can be built without root")
+
+    monkeypatch.setattr(backends, "_docker_module", lambda: (Docker, ""))
+    driver, line = backends.choose("auto")
+    assert driver.name == "local"
+    assert "no base image can be built without root" in line and "falling back" in line
+
+
 TEXT = """# TYPE mooseng_master_chunkservers gauge
 mooseng_master_chunkservers{state="online"} 2.0
 mooseng_master_chunkservers{state="offline"} 1.0
