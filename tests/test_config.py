@@ -10,7 +10,7 @@ from mooseng.common.config import ConfigError, load, parse_labels, parse_size, s
 @dataclasses.dataclass
 class Sample:
     data_dir: str = setting("", "where data lives", required=True)
-    port: int = setting(9420, "gRPC port")
+    port: int = setting(9420, "gRPC port", kind="port")
     interval: float = setting(1.0, "heartbeat interval")
     chunk_size: int = setting(64 * 1024 * 1024, "chunk size", kind="size")
     label: dict = setting({}, "labels", kind="labels")
@@ -85,6 +85,7 @@ def test_unknown_toml_key_names_the_key(tmp_path):
 @pytest.mark.parametrize("argv,env,key", [
     (["--port", "abc"], {}, "port"),
     (["--port", "-5"], {}, "port"),
+    (["--port", "94240"], {}, "port"),
     ([], {"MOOSENG_INTERVAL": "soon"}, "interval"),
     (["--chunk-size", "lots"], {}, "chunk_size"),
     (["--label", "tier"], {}, "label"),

@@ -11,8 +11,8 @@ class ChunkServerConfig:
                             required=True)
     master: str = setting("127.0.0.1:9421", "master address HOST:PORT")
     host: str = setting("127.0.0.1", "address to listen on (0.0.0.0 in containers)")
-    port: int = setting(9420, "gRPC port of the ChunkServer service (0: any free port)")
-    http_port: int = setting(9425, "HTTP port of /health, /ready and /metrics (0: any free port)")
+    port: int = setting(9420, "gRPC port of the ChunkServer service (0: any free port)", kind="port")
+    http_port: int = setting(9425, "HTTP port of /health, /ready and /metrics (0: any free port)", kind="port")
     advertise: str = setting("", "HOST[:PORT] others use to reach this server (default: host and "
                                  "port; with host 0.0.0.0 the IP of this machine's hostname)")
     label: dict = setting({}, "placement label KEY=VALUE, e.g. tier=ssd or region=eu-west",

@@ -49,7 +49,7 @@ def parse_labels(value) -> dict[str, str]:
 
 
 def setting(default, help: str, *, kind: str = "", required: bool = False):
-    """Declare a config field. kind: 'size' (bytes with units) or 'labels'."""
+    """Declare a config field. kind: 'size' (bytes with units), 'labels' or 'port'."""
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
                                  metadata={"help": help, "kind": kind, "required": required})
@@ -74,6 +74,10 @@ def _convert(field: dataclasses.Field, raw, source: str):
                 value = False
             else:
                 raise ValueError(f"not a boolean: {raw!r}")
+        elif kind == "port":
+            value = int(raw)
+            if not 0 <= value <= 65535:
+                raise ValueError(f"{value} is not a port (0-65535; 0 picks a free one)")
         elif typ is int:
             value = int(raw)
         elif typ is float:

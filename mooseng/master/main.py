@@ -14,8 +14,8 @@ class MasterConfig:
     data_dir: str = setting("", "directory for the changelog, snapshots and ports.json",
                             required=True)
     host: str = setting("127.0.0.1", "address to listen on (0.0.0.0 in containers)")
-    port: int = setting(9421, "gRPC port (0 = pick a free one)")
-    http_port: int = setting(9423, "HTTP port for /health, /ready, /metrics (0 = free one)")
+    port: int = setting(9421, "gRPC port (0 = pick a free one)", kind="port")
+    http_port: int = setting(9423, "HTTP port for /health, /ready, /metrics (0 = free one)", kind="port")
     heartbeat_interval: float = setting(1.0, "seconds between chunk server heartbeats")
     offline_timeout: float = setting(10.0, "seconds without heartbeat before a chunk server "
                                            "is marked offline")
