@@ -11,6 +11,11 @@ import dataclasses
 import os
 from typing import Callable
 
+from support import rpc
+from support.waiting import within
+
+START_TIMEOUT = 30.0   # seconds for a node to answer /ready, and for the master to see a cluster
+
 
 class BackendUnavailable(RuntimeError):
     """The backend cannot run here (no Docker engine, missing image, ...); says what to do."""
@@ -119,6 +124,25 @@ class Node(abc.ABC):
         raise CapabilityMissing(f"{type(self).__name__} cannot cut a single link")
 
 
+class LoopbackNode(Node):
+    """A node the test process reaches on 127.0.0.1, at the ports its driver keeps in `ports`."""
+
+    ports: dict[str, int] | None = None   # {"grpc": P, "http": H}; None until first started
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._ports()['grpc']}"
+
+    @property
+    def http_address(self) -> str:
+        return f"127.0.0.1:{self._ports()['http']}"
+
+    def _ports(self) -> dict[str, int]:
+        if self.ports is None:
+            raise RuntimeError(f"{self.name} has never been started, so it has no address yet")
+        return self.ports
+
+
 class Cluster(abc.ABC):
     """A running MooseNG cluster started for one scenario."""
 
@@ -137,6 +161,12 @@ class Cluster(abc.ABC):
             if node.name == name:
                 return node
         raise KeyError(f"no node named {name!r}; nodes: {[n.name for n in self.nodes]}")
+
+    def wait_online(self, count: int) -> None:
+        """Wait until the master lists at least `count` chunk servers online."""
+        within(START_TIMEOUT, lambda: rpc.online_count(self.master.address),
+               f"the master to see {count} chunk server(s) online",
+               until=lambda online: online >= count)
 
     @abc.abstractmethod
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:

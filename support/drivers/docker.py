@@ -21,7 +21,6 @@ import posixpath
 import pathlib
 import random
 import re
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -40,21 +39,19 @@ from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.network import Network  # noqa: E402
 
 import mooseng  # noqa: E402
-from support import docker_images, endpoints, rpc  # noqa: E402
-from support.drivers.base import (BackendUnavailable, CliResult, Cluster,  # noqa: E402
-                                  ClusterDriver, Node, Topology)
+from support import docker_images, endpoints  # noqa: E402
+from support.drivers import chunk_files  # noqa: E402
+from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult,  # noqa: E402
+                                  Cluster, ClusterDriver, LoopbackNode, Node, Topology)
+from support.drivers.ports import free_port  # noqa: E402
 from support.waiting import GiveUp, within  # noqa: E402
 
-START_TIMEOUT = 30.0
 PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425}}
 DATA_DIR = "/data"
 LABEL = "mooseng.test"
 LABEL_RUN = "mooseng.run"
 LABEL_OWNER = "mooseng.run.owner"        # "<pid>:<kernel start time of pid>" of the test process
-CHUNK_FILE = re.compile(r"chunk_([0-9a-f]{16})_([0-9a-f]{8})\.chk$")
 SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")   # one /24 per scenario network
-HOST_PORTS = (20000, 32000)     # published ports are picked here, below the ephemeral range
-_RNG = random.Random()
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 HOST_BINDING = {"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}
 
@@ -73,20 +70,6 @@ def engine_available() -> bool:
             client.close()
     except Exception:  # noqa: BLE001 - any failure means "no engine"
         return False
-
-
-def _free_port() -> int:
-    """A free port on 127.0.0.1 BELOW the kernel's ephemeral range (32768+): a port from
-    bind(0) is an ephemeral one, and any outgoing connection may take it before docker binds it."""
-    for _ in range(200):
-        port = _RNG.randrange(*HOST_PORTS)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise BackendUnavailable(f"no free port on 127.0.0.1 in {HOST_PORTS[0]}-{HOST_PORTS[1]}")
 
 
 def _start_time(pid: int) -> str | None:
@@ -157,7 +140,7 @@ def _host_routes() -> list[ipaddress.IPv4Network]:
     return routes
 
 
-class DockerNode(Node):
+class DockerNode(LoopbackNode):
     def __init__(self, cluster: "DockerCluster", name: str, role: str, ip: str,
                  labels: dict[str, str]):
         self.cluster = cluster
@@ -176,19 +159,6 @@ class DockerNode(Node):
     def internal_address(self) -> str:
         """Where the other nodes reach its gRPC service (what a chunk server advertises)."""
         return f"{self.ip}:{PORTS[self.role]['grpc']}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self._ports()['grpc']}"
-
-    @property
-    def http_address(self) -> str:
-        return f"127.0.0.1:{self._ports()['http']}"
-
-    def _ports(self) -> dict[str, int]:
-        if self.ports is None:
-            raise RuntimeError(f"{self.name} has never been started, so it has no address yet")
-        return self.ports
 
     def _check_ports(self) -> None:
         """The published ports must be the reserved ones on 127.0.0.1 after every (re)start and
@@ -240,7 +210,7 @@ class DockerNode(Node):
               .with_network(self.cluster.network)
               .with_name(f"mooseng-{self.cluster.driver.run_id}-{self.cluster.number:03d}-"
                          f"{self.name}"))
-        self.ports = {kind: _free_port() for kind in PORTS[self.role]}
+        self.ports = {kind: free_port() for kind in PORTS[self.role]}
         for kind, port in PORTS[self.role].items():
             tc.ports[f"{port}/tcp"] = ("127.0.0.1", self.ports[kind])
         tc.with_kwargs(
@@ -363,9 +333,9 @@ class DockerNode(Node):
             entries = self._archive_listing(f"{DATA_DIR}/chunks")
         found = []
         for path, size in entries:
-            match = CHUNK_FILE.search(path)
-            if match:
-                found.append((int(match.group(1), 16), int(match.group(2), 16), path, int(size)))
+            named = chunk_files.parse(path)
+            if named:
+                found.append((*named, path, int(size)))
         return found
 
     def _archive_listing(self, folder: str) -> list[tuple[str, int]]:
@@ -378,19 +348,12 @@ class DockerNode(Node):
             return [(f"{parent}/{m.name}", m.size) for m in tar.getmembers() if m.isfile()]
 
     def stored_chunks(self) -> dict[int, int]:
-        newest: dict[int, int] = {}
-        for chunk_id, version, _, _ in self._chunk_files():
-            newest[chunk_id] = max(version, newest.get(chunk_id, 0))
-        return newest
+        return chunk_files.newest_versions(self._chunk_files())
 
     def corrupt_chunk(self, chunk_id: int | None = None) -> int:
-        candidates = [c for c in self._chunk_files()
-                      if (chunk_id is None or c[0] == chunk_id) and c[3] > 0]
-        if not candidates:
-            raise AssertionError(f"{self.name} stores no non-empty copy of "
-                                 f"{'any chunk' if chunk_id is None else f'chunk {chunk_id}'}")
-        cid, _, path, size = max(candidates, key=lambda c: (c[0] == chunk_id, c[1]))
-        offsets = sorted({0, size // 2, size - 1})
+        cid, _, path, size = chunk_files.copy_to_corrupt(self.name, self._chunk_files(), chunk_id,
+                                                         size=lambda c: c[3])
+        offsets = chunk_files.offsets_to_flip(size)
         if self.is_running() and not self.paused:
             self._exec("python3", "-c", _FLIP_BYTES, path, *map(str, offsets))
         else:
@@ -542,10 +505,6 @@ class DockerCluster(Cluster):
                           labels)
         self.chunkservers.append(node)
         return node
-
-    def wait_online(self, count: int) -> None:
-        within(START_TIMEOUT, lambda: rpc.online_count(self.master.address) >= count,
-               f"the master to see {count} chunk server(s) online")
 
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
         node = self._new_chunkserver(labels or {})

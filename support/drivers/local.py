@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,14 @@ from typing import Callable
 import grpc
 
 import mooseng
-from support import endpoints, rpc
-from support.drivers.base import (BackendUnavailable, CliResult, Cluster, ClusterDriver, Node,
-                                  Topology)
+from support import endpoints
+from support.drivers import chunk_files
+from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult, Cluster,
+                                  ClusterDriver, LoopbackNode, Node, Topology)
+from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
-START_TIMEOUT = 30.0
 PID_DIR = Path(tempfile.gettempdir()) / "mooseng-acceptance-pids"
-CHUNK_FILE = re.compile(r"chunk_([0-9a-f]{16})_([0-9a-f]{8})\.chk$")
 
 
 def _executable(name: str) -> str:
@@ -45,12 +44,6 @@ def _executable(name: str) -> str:
         raise BackendUnavailable(f"cannot find the `{name}` command; install MooseNG into this "
                                  f"environment (pip install -e .)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start_time(pid: int) -> str | None:
@@ -71,7 +64,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-class LocalNode(Node):
+class LocalNode(LoopbackNode):
     def __init__(self, cluster: "LocalCluster", name: str, role: str, labels: dict[str, str]):
         self.cluster = cluster
         self.name = name
@@ -86,24 +79,11 @@ class LocalNode(Node):
         self.paused = False
 
     # ------------------------------------------------------------------ addresses
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self._ports()['grpc']}"
-
-    @property
-    def http_address(self) -> str:
-        return f"127.0.0.1:{self._ports()['http']}"
-
-    def _ports(self) -> dict[str, int]:
-        if self.ports is None:
-            raise RuntimeError(f"{self.name} has never been started, so it has no address yet")
-        return self.ports
-
     def reserve_ports(self) -> None:
         """Fix the ports before the first start (a chunk server started before its master
         must know where the master will listen)."""
         if self.ports is None:
-            self.ports = {"grpc": _free_port(), "http": _free_port()}
+            self.ports = {"grpc": free_port(), "http": free_port()}
 
     # ------------------------------------------------------------------ life cycle
     def _command(self) -> list[str]:
@@ -217,29 +197,22 @@ class LocalNode(Node):
     def _chunk_files(self) -> list[tuple[int, int, Path]]:
         found = []
         for path in (self.data_dir / "chunks").glob("*/chunk_*.chk"):
-            match = CHUNK_FILE.search(path.name)
-            if match:
-                found.append((int(match.group(1), 16), int(match.group(2), 16), path))
+            named = chunk_files.parse(path.name)
+            if named:
+                found.append((*named, path))
         return found
 
     def stored_chunks(self) -> dict[int, int]:
         if self.role != "chunkserver":
             raise RuntimeError(f"{self.name} is a {self.role}; only chunk servers store chunks")
-        newest: dict[int, int] = {}
-        for chunk_id, version, _ in self._chunk_files():
-            newest[chunk_id] = max(version, newest.get(chunk_id, 0))
-        return newest
+        return chunk_files.newest_versions(self._chunk_files())
 
     def corrupt_chunk(self, chunk_id: int | None = None) -> int:
-        candidates = [(cid, version, path) for cid, version, path in self._chunk_files()
-                      if (chunk_id is None or cid == chunk_id) and path.stat().st_size > 0]
-        if not candidates:
-            raise AssertionError(f"{self.name} stores no non-empty copy of "
-                                 f"{'any chunk' if chunk_id is None else f'chunk {chunk_id}'}")
-        cid, _, path = max(candidates, key=lambda c: (c[0] == chunk_id, c[1]))
+        cid, _, path = chunk_files.copy_to_corrupt(self.name, self._chunk_files(), chunk_id,
+                                                   size=lambda c: c[2].stat().st_size)
         size = path.stat().st_size
         with open(path, "r+b") as handle:
-            for offset in sorted({0, size // 2, size - 1}):
+            for offset in chunk_files.offsets_to_flip(size):
                 handle.seek(offset)
                 byte = handle.read(1)
                 handle.seek(offset)
@@ -273,11 +246,6 @@ class LocalCluster(Cluster):
             node.wait_ready()
         if self.topology.start_master_first:
             self.wait_online(len(self.chunkservers))
-
-    def wait_online(self, count: int) -> None:
-        within(START_TIMEOUT, lambda: rpc.online_count(self.master.address),
-               f"the master to see {count} chunk server(s) online",
-               until=lambda online: online >= count)
 
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
         node = LocalNode(self, f"chunkserver-{len(self.chunkservers) + 1}", "chunkserver",
