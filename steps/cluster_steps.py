@@ -125,7 +125,7 @@ def step_lists_online(context, count, seconds):
 def step_node_online(context, name, seconds):
     world = context.world
     node = world.node(name)
-    within(seconds, lambda: _state_of(world, node),
+    within(seconds, lambda: world.listed_state(node),
            f"the master to list {name} ({world.advertised_address(node)}) as ONLINE",
            until=lambda state: state == "ONLINE")
 
@@ -151,22 +151,12 @@ def step_node_online_same_id(context, name, seconds):
     within(seconds, probe, f"{name} listed ONLINE under its old identity {before}")
 
 
-def _state_of(world, node) -> str:
-    """The state the master lists for `node`, found by the address it advertised (which stays
-    known while the node is down)."""
-    advertised = world.advertised_address(node)
-    for server in rpc.chunkservers(world.master.address):
-        if server.address == advertised:
-            return rpc.state_name(server.state)
-    return "NOT LISTED"
-
-
 @then('the master marks "{name:Q}" offline within {seconds:g} seconds')
 def step_node_offline(context, name, seconds):
     world = context.world
     node = world.node(name)
     address = world.advertised_address(node)
-    within(seconds, lambda: _state_of(world, node),
+    within(seconds, lambda: world.listed_state(node),
            f"the master to list {name} ({address}) as OFFLINE",
            until=lambda state: state == "OFFLINE")
 

@@ -9,7 +9,6 @@ import time
 import support.steptypes  # noqa: F401 - registers {x:Q}
 from behave import given, then, when
 
-from support import rpc
 from support.matchers import all_chunks_at_goal, eventually
 from support.waiting import scaled, within
 
@@ -24,14 +23,6 @@ def _partition(context, name):
     return node
 
 
-def _state(world, node) -> str:
-    server_id = world.server_id(node)
-    for server in rpc.chunkservers(world.master.address):
-        if server.id == server_id:
-            return rpc.state_name(server.state)
-    return "NOT LISTED"
-
-
 @when('chunk server "{name:Q}" is partitioned from the rest of the cluster')
 def step_partition(context, name):
     _partition(context, name)
@@ -41,7 +32,7 @@ def step_partition(context, name):
 def step_partitioned_offline(context, name):
     world = context.world
     node = _partition(context, name)
-    within(5, lambda: _state(world, node) == "OFFLINE",
+    within(5, lambda: world.listed_state(node, by="id") == "OFFLINE",
            f"the master to list {name} as OFFLINE after the partition")
 
 
@@ -103,7 +94,7 @@ def step_read_all_with_timeout(context, timeout, seconds):
 @then('the master still lists "{name:Q}" online')
 def step_still_online(context, name):
     world = context.world
-    state = _state(world, world.node(name))
+    state = world.listed_state(world.node(name), by="id")
     assert state == "ONLINE", f"the master lists {name} as {state}, not ONLINE"
 
 

@@ -102,6 +102,18 @@ class World:
                     self.remembered[key] = server.address
         return self.remembered.get(key, node.address)
 
+    def listed_state(self, node: Node, by: str = "address") -> str:
+        """The state the master lists for chunk server `node`, or "NOT LISTED".
+
+        The entry is found by="address": the address the node advertised, which stays known
+        while the node is down; or by="id": the server id it registered with, asked from the
+        node before a fault cut the test process off it."""
+        wanted = {"address": self.advertised_address, "id": self.server_id}[by](node)
+        for server in rpc.chunkservers(self.master.address):
+            if getattr(server, by) == wanted:
+                return rpc.state_name(server.state)
+        return "NOT LISTED"
+
     # ------------------------------------------------------------------ clients
     def client(self, timeout: float = 30.0, name: str = "scenario") -> Client:
         key = (name, timeout)
