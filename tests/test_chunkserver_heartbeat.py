@@ -16,8 +16,9 @@ from mooseng.chunkserver.store import ChunkStore
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
+from conftest import wait_for
 from test_chunkserver_service import (free_port, metric, pattern, read_chunk,
-                                      start_chunkserver, wait_for, write_chunk)
+                                      start_chunkserver, write_chunk)
 
 
 class Registry(pb_grpc.ChunkServerRegistryServicer):

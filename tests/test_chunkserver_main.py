@@ -16,7 +16,8 @@ from mooseng.common import config
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
-from test_chunkserver_service import free_port, wait_for
+from conftest import wait_for
+from test_chunkserver_service import free_port
 
 
 def test_settings_from_flags_env_and_toml(tmp_path, monkeypatch):

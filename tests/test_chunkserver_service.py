@@ -6,12 +6,12 @@ import json
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import grpc
 import pytest
+from conftest import wait_for
 
 from mooseng.chunkserver.config import ChunkServerConfig
 from mooseng.chunkserver.server import ChunkServerDaemon
@@ -26,17 +26,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(condition, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
-        time.sleep(0.02)
 
 
 def pattern(n: int, seed: int = 0) -> bytes:

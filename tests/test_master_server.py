@@ -8,6 +8,7 @@ import urllib.request
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from conftest import wait_for
 
 from mooseng.common.config import load
 from mooseng.master.main import MasterConfig
@@ -16,24 +17,16 @@ from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 CHUNK = 256 * 1024
+OFFLINE_TIMEOUT = 0.5
 
 
-def wait_for(condition, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}; last value: {last!r}")
 
 
 class Running:
     def __init__(self, data_dir):
         config = load(MasterConfig, ["--data-dir", str(data_dir), "--port", "0",
                                      "--http-port", "0", "--heartbeat-interval", "0.1",
-                                     "--offline-timeout", "0.5", "--chunk-size", str(CHUNK)])
+                                     "--offline-timeout", str(OFFLINE_TIMEOUT), "--chunk-size", str(CHUNK)])
         self.server = MasterServer(config)
         self.server.start()
         ports = json.loads((data_dir / "ports.json").read_text())
@@ -225,7 +218,8 @@ def test_maintenance_is_not_lost(running):
     inode = running.master.Create(pb.CreateRequest(path="/f", goal=2)).attr.inode
     write_chunk(running, inode, 0, 10, 10)
     running.master.SetMaintenance(pb.SetMaintenanceRequest(server_id="cs2", enabled=True))
-    for _ in range(15):                                          # cs2 stays silent
+    silent_until = time.monotonic() + 2 * OFFLINE_TIMEOUT       # cs2 stays silent past it
+    while time.monotonic() < silent_until:
         running.heartbeat("cs1")
         time.sleep(0.05)
     status = running.master.GetClusterStatus(pb.ClusterStatusRequest())
