@@ -34,6 +34,20 @@ class MasterSettings:
     scrub_interval: float = 0.0          # chunk server background scrub period; 0 = default
 
 
+
+def topology_flags(role: str, settings: MasterSettings, labels: dict[str, str]) -> list[str]:
+    """The daemon flags a node gets from the scenario's topology, the same on every backend
+    (each driver adds only where the node listens and how it finds its master)."""
+    if role == "master":
+        return ["--heartbeat-interval", str(settings.heartbeat_interval),
+                "--offline-timeout", str(settings.offline_timeout),
+                "--chunk-size", str(settings.chunk_size),
+                "--default-goal", str(settings.default_goal)]
+    flags = [flag for key, value in labels.items() for flag in ("--label", f"{key}={value}")]
+    if settings.scrub_interval:
+        flags += ["--scrub-interval", str(settings.scrub_interval)]
+    return flags
+
 @dataclasses.dataclass
 class Topology:
     chunkservers: int = 3

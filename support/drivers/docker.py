@@ -42,7 +42,8 @@ import mooseng  # noqa: E402
 from support import docker_images, endpoints  # noqa: E402
 from support.drivers import chunk_files  # noqa: E402
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult,  # noqa: E402
-                                  Cluster, ClusterDriver, LoopbackNode, Node, Topology)
+                                  Cluster, ClusterDriver, LoopbackNode, Node, Topology,
+                                  topology_flags)
 from support.drivers.ports import free_port  # noqa: E402
 from support.waiting import GiveUp, within  # noqa: E402
 
@@ -177,21 +178,12 @@ class DockerNode(LoopbackNode):
         inner = PORTS[self.role]
         common = ["--data-dir", DATA_DIR, "--host", "0.0.0.0",
                   "--port", str(inner["grpc"]), "--http-port", str(inner["http"])]
-        settings = self.cluster.topology.master
+        common += topology_flags(self.role, self.cluster.topology.master, self.labels)
         if self.role == "master":
-            return ["mooseng-master", *common,
-                    "--heartbeat-interval", str(settings.heartbeat_interval),
-                    "--offline-timeout", str(settings.offline_timeout),
-                    "--chunk-size", str(settings.chunk_size),
-                    "--default-goal", str(settings.default_goal)]
-        command = ["mooseng-chunkserver", *common,
-                   "--master", self.cluster.master.internal_address,
-                   "--advertise", self.internal_address]
-        for key, value in self.labels.items():
-            command += ["--label", f"{key}={value}"]
-        if settings.scrub_interval:
-            command += ["--scrub-interval", str(settings.scrub_interval)]
-        return command
+            return ["mooseng-master", *common]
+        return ["mooseng-chunkserver", *common,
+                "--master", self.cluster.master.internal_address,
+                "--advertise", self.internal_address]
 
     def _create(self) -> None:
         for attempt in range(1, CREATE_ATTEMPTS + 1):

@@ -27,7 +27,8 @@ import mooseng
 from support import endpoints
 from support.drivers import chunk_files
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult, Cluster,
-                                  ClusterDriver, LoopbackNode, Node, Topology)
+                                  ClusterDriver, LoopbackNode, Node, Topology,
+                                  topology_flags)
 from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
@@ -90,20 +91,11 @@ class LocalNode(LoopbackNode):
         grpc_port, http_port = (self.ports["grpc"], self.ports["http"]) if self.ports else (0, 0)
         common = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1",
                   "--port", str(grpc_port), "--http-port", str(http_port)]
-        settings = self.cluster.topology.master
+        common += topology_flags(self.role, self.cluster.topology.master, self.labels)
         if self.role == "master":
-            return [_executable("mooseng-master"), *common,
-                    "--heartbeat-interval", str(settings.heartbeat_interval),
-                    "--offline-timeout", str(settings.offline_timeout),
-                    "--chunk-size", str(settings.chunk_size),
-                    "--default-goal", str(settings.default_goal)]
-        command = [_executable("mooseng-chunkserver"), *common,
-                   "--master", self.cluster.master.address]
-        for key, value in self.labels.items():
-            command += ["--label", f"{key}={value}"]
-        if settings.scrub_interval:
-            command += ["--scrub-interval", str(settings.scrub_interval)]
-        return command
+            return [_executable("mooseng-master"), *common]
+        return [_executable("mooseng-chunkserver"), *common,
+                "--master", self.cluster.master.address]
 
     def launch(self) -> None:
         """Start the process without waiting for readiness (so several start in parallel)."""
