@@ -5,7 +5,7 @@
 
 BEHAVE_ARGS ?=
 
-.PHONY: acceptance test report setup engine allure pytest clean
+.PHONY: acceptance test report setup engine allure pytest mutation mutation-survivors clean
 
 acceptance: setup engine allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -18,6 +18,14 @@ report: allure
 
 pytest: setup
 	.venv/bin/pytest -q
+
+# Long campaign (about an hour): cosmic-ray mutants of MooseNG judged by pytest and the
+# acceptance suite; report in reports/mutation/. GROUPS= limits it (mutation/campaign.toml).
+mutation: setup
+	.venv/bin/python scripts/mutation.py run $(GROUPS)
+
+mutation-survivors: setup
+	.venv/bin/python scripts/mutation.py survivors $(GROUPS)
 
 setup:
 	@scripts/setup-venv.sh
