@@ -1,8 +1,9 @@
 """The one way the suite waits: poll a probe until it passes, within a time bound.
 
-Every time-bounded outcome ("within N seconds") goes through `within`, and the bound is
-multiplied by `-D timeout_scale` so slow machines need no edits to the features. Nothing else in
-the suite sleeps.
+Every time-bounded outcome ("within N seconds") goes through `within`; every outcome that must
+last ("stays", "never", "still") goes through `throughout`, which watches it for a whole window
+instead of looking once. Both bounds are multiplied by `-D timeout_scale` so slow machines need
+no edits to the features. Nothing else in the suite sleeps.
 """
 
 from __future__ import annotations
@@ -65,3 +66,33 @@ def within(seconds: float, probe: Callable[[], T], description: str,
                               f"({seconds:g} s x timeout_scale {_scale:g}); "
                               f"after {attempts} checks the last seen was: {last}")
         time.sleep(min(interval, remaining))
+
+
+def throughout(seconds: float, probe: Callable[[], T], description: str,
+               until: Callable[[T], bool] | None = None, interval: float = POLL_INTERVAL) -> int:
+    """Call `probe` for the whole (scaled) window; the first bad value or error fails at once.
+
+    One good look proves nothing about an outcome that must last: a state that flickers (a copy
+    deleted and made again, a server briefly offline) passes a single check by luck. Returns the
+    number of checks made, each of which was good.
+    """
+    bound = scaled(seconds)
+    started = time.monotonic()
+    checks = 0
+    while True:
+        checks += 1
+        try:
+            value = probe()
+            good = until(value) if until is not None else value
+        except GiveUp:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported with the moment it happened
+            value, good = f"{type(error).__name__}: {error}", False
+        elapsed = time.monotonic() - started
+        if not good:
+            raise WaitTimeout(f"expected {description} throughout {bound:g} s "
+                              f"({seconds:g} s x timeout_scale {_scale:g}); after {elapsed:.2f} s "
+                              f"(check {checks}) it was: {value}")
+        if elapsed >= bound:
+            return checks
+        time.sleep(min(interval, bound - elapsed))

@@ -7,11 +7,12 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import itertools
+import time
 
 import pytest
 
 from support import waiting
-from support.waiting import GiveUp, WaitTimeout, within
+from support.waiting import GiveUp, WaitTimeout, throughout, within
 
 
 def test_returns_the_first_truthy_value():
@@ -53,3 +54,26 @@ def test_the_scale_multiplies_the_bound():
         waiting.set_scale(1)
     with pytest.raises(ValueError):
         waiting.set_scale(0)
+
+
+def test_throughout_watches_the_whole_window():
+    started = time.monotonic()
+    checks = throughout(0.3, lambda: True, "a steady state", interval=0.05)
+    assert time.monotonic() - started >= 0.3
+    assert checks >= 5
+
+
+def test_throughout_fails_on_the_first_bad_value_and_says_when():
+    values = iter([True, True, False, True])
+    with pytest.raises(WaitTimeout) as caught:
+        throughout(5, lambda: next(values), "a steady state", interval=0.01)
+    message = str(caught.value)
+    assert "expected a steady state throughout 5 s" in message
+    assert "(check 3) it was: False" in message
+
+
+def test_throughout_counts_an_error_as_a_bad_value():
+    def probe():
+        raise ConnectionError("master unreachable")
+    with pytest.raises(WaitTimeout, match="ConnectionError: master unreachable"):
+        throughout(5, probe, "a reachable master")
