@@ -2,9 +2,10 @@
 
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, has_entries
+from hamcrest import all_of, assert_that, equal_to, has_entries
 
 from support import endpoints, rpc, world as worlds
+from support.matchers import metric_value
 from support.waiting import within
 
 
@@ -238,3 +239,12 @@ def step_copy_counted_again(context, name, path, seconds):
         return True
 
     within(seconds, probe, f"every chunk of {path} to have a valid copy on {name} again")
+
+
+@then('"{name:Q}" got none of those copies from another chunk server')
+def step_no_copy_received(context, name):
+    """The copies were counted because the server reported its own disk, not re-made there."""
+    node = context.world.node(name)
+    text = endpoints.metrics_text(node.http_address)
+    assert_that(text, all_of(metric_value("mooseng_chunkserver_replications_total", equal_to(0)),
+                             metric_value("mooseng_chunkserver_bytes_written_total", equal_to(0))))

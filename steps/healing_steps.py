@@ -2,12 +2,12 @@
 
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, greater_than_or_equal_to
+from hamcrest import greater_than_or_equal_to
 
 from support import endpoints, rpc
 from support.matchers import all_chunks_at_goal, eventually, metric_value
 from support.rpc import pb
-from support.waiting import within
+from support.waiting import throughout, within
 
 
 @then('every chunk of the files has {goal:d} copies, none on "{name:Q}", within {seconds:g} seconds')
@@ -62,11 +62,16 @@ def step_disk_copies(context, goal, seconds):
     within(seconds, probe, f"every chunk of the files on exactly {goal} chunk servers' disks")
 
 
-@then("the cluster status shows no chunk over goal")
-def step_no_overgoal(context):
-    status = context.world.client().status()
-    assert_that((status["chunks_overgoal"], status["chunks_undergoal"]), equal_to((0, 0)),
-                "(chunks over goal, chunks under goal)")
+@then("the cluster status shows no chunk over or under goal for {seconds:g} seconds")
+def step_no_overgoal(context, seconds):
+    client = context.world.client()
+
+    def counts():
+        status = client.status()
+        return status["chunks_overgoal"], status["chunks_undergoal"]
+
+    throughout(seconds, counts, "(chunks over goal, chunks under goal) = (0, 0)",
+               until=lambda value: value == (0, 0))
 
 
 @when("a stored copy of a chunk of the files is corrupted on its chunk server")

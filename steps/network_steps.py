@@ -10,7 +10,7 @@ import support.steptypes  # noqa: F401 - registers {x:Q}
 from behave import given, then, when
 
 from support.matchers import all_chunks_at_goal, eventually
-from support.waiting import scaled, within
+from support.waiting import scaled, throughout, within
 
 
 def _partition(context, name):
@@ -91,11 +91,12 @@ def step_read_all_with_timeout(context, timeout, seconds):
         f"reading every file took {took:.1f} s, more than {scaled(seconds):g} s"
 
 
-@then('the master still lists "{name:Q}" online')
-def step_still_online(context, name):
+@then('the master keeps listing "{name:Q}" online for {seconds:g} seconds')
+def step_still_online(context, name, seconds):
     world = context.world
-    state = world.listed_state(world.node(name), by="id")
-    assert state == "ONLINE", f"the master lists {name} as {state}, not ONLINE"
+    node = world.node(name)
+    throughout(seconds, lambda: world.listed_state(node, by="id"), f"{name} listed ONLINE",
+               until=lambda state: state == "ONLINE")
 
 
 @then("no chunk server keeps an old version of a chunk of the files within {seconds:g} seconds")

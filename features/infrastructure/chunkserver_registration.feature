@@ -31,6 +31,7 @@ Feature: Chunk server startup and registration
     When chunk server "chunkserver-1" is stopped and started again
     Then the master lists "chunkserver-1" online within 5 seconds under the identity it had before
     And the master counts the copy on "chunkserver-1" of every chunk of "/data/kept.bin" again within 5 seconds
+    And "chunkserver-1" got none of those copies from another chunk server
 
   @id.registration.before_master @critical
   Scenario: A chunk server started before its master registers once the master is up

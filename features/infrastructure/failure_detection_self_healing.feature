@@ -30,7 +30,7 @@ Feature: Failure detection and self-healing
     Given chunk server "chunkserver-1" was killed and every chunk was restored to 2 copies
     When chunk server "chunkserver-1" starts again
     Then every chunk of the files is stored on exactly 2 chunk servers' disks within 20 seconds
-    And the cluster status shows no chunk over goal
+    And the cluster status shows no chunk over or under goal for 3 seconds
 
   @id.healing.paused_treated_as_lost @disruptive @critical
   Scenario: A paused chunk server is treated as lost
