@@ -263,7 +263,7 @@ def classify(worker: str | None, test: str | None, output: str | None) -> str:
     if test == "SURVIVED":
         return "survived"
     if test == "KILLED":
-        return "timeout" if "timeout" in (output or "").lower()[:200] else "killed"
+        return "timeout" if output == "timeout" else "killed"   # cosmic-ray's own marker
     return "incompetent"
 
 
