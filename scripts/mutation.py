@@ -108,20 +108,24 @@ def run_group(campaign: dict, name: str) -> None:
                  f"judged; fix the suite first. Last output:\n{baseline.stdout[-3000:]}"
                  f"{baseline.stderr[-2000:]}")
     timeout = max(60.0, took * campaign["timeout_factor"])
-    config.write_text("\n".join([
-        "[cosmic-ray]",
-        f"module-path = {json.dumps(group['modules'])}",
-        f"timeout = {timeout:.0f}",
-        "excluded-modules = []",
-        f"test-command = {json.dumps(command)}",
-        "[cosmic-ray.distributor]",
-        'name = "local"', ""]))
+    write_config(config, group, timeout)
     session.unlink(missing_ok=True)
     cosmic_ray("init", str(config), str(session))
     chosen = select(session, campaign, group["sample"])
     print(f"mutation: {name}: {chosen} mutants (judges {took:.0f} s unmutated, "
           f"timeout {timeout:.0f} s)", flush=True)
     execute(name, config, session)
+
+
+def write_config(config: Path, group: dict, timeout: float) -> None:
+    config.write_text("\n".join([
+        "[cosmic-ray]",
+        f"module-path = {json.dumps(group['modules'])}",
+        f"timeout = {timeout:.0f}",
+        "excluded-modules = []",
+        f"test-command = {json.dumps(judge_command(group))}",
+        "[cosmic-ray.distributor]",
+        'name = "local"', ""]))
 
 
 def select(session: Path, campaign: dict, sample: int) -> int:
@@ -144,6 +148,9 @@ def rerun_survivors(campaign: dict, name: str) -> None:
     if not session.exists():
         print(f"mutation: {name}: no stored session; run `make mutation` first", file=sys.stderr)
         return
+    # The judges as the campaign file names them now (new features or tests included).
+    write_config(config, campaign["groups"][name],
+                 tomllib.loads(config.read_text())["cosmic-ray"]["timeout"])
     equivalent = load_equivalents()
     with sqlite3.connect(session) as db:
         survivors = [job for job, module, operator, diff in db.execute(

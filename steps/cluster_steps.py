@@ -21,6 +21,12 @@ def step_cluster_scrubbing(context, count):
     context.world.start_cluster(worlds.topology(count, scrub_interval=1.0))
 
 
+@given("a cluster with a master and {count:d} chunk server that the master marks offline only "
+       "after {seconds:g} seconds")
+def step_cluster_patient(context, count, seconds):
+    context.world.start_cluster(worlds.topology(count, offline_timeout=seconds))
+
+
 @given("a cluster with a master and chunk servers labelled:")
 def step_cluster_labelled(context):
     labels = [dict(zip(context.table.headings, row.cells)) for row in context.table]
@@ -45,6 +51,15 @@ def step_kill(context, name):
     context.world.advertised_address(node)
     _fault(context, f"kill {name}")
     node.kill()
+
+
+@given('chunk server "{name:Q}" was killed while the master still lists it online')
+def step_killed_still_listed(context, name):
+    step_kill(context, name)
+    world = context.world
+    state = world.listed_state(world.node(name), by="id")
+    assert state == "ONLINE", f"the master already lists {name} as {state}: the scenario needs " \
+                              f"it listed online (a longer offline timeout)"
 
 
 @when('chunk server "{name:Q}" is paused')

@@ -160,6 +160,29 @@ MISTAKES = {
 }
 
 
+@when('a client tries to write a file "{path:Q}" of {size:Size} with goal {goal:d}')
+def step_try_write(context, path, size, goal):
+    world = context.world
+    world.mkdir(_parent(path))
+    try:
+        world.write(path, world.new_payload(_size(context, size)), goal=goal)
+    except errors.MooseNGError as error:
+        world.remembered["refusal"] = error
+    else:
+        world.remembered["refusal"] = None
+
+
+@then('the write is refused as unavailable, naming "{name:Q}" as a chunk server that failed')
+def step_refused_naming(context, name):
+    world = context.world
+    error = world.remembered["refusal"]
+    assert error is not None, "the write was acknowledged"
+    address = world.advertised_address(world.node(name))
+    assert isinstance(error, errors.Unavailable) and address in str(error), \
+        f"expected an unavailable error naming {name} ({address}), got " \
+        f"{type(error).__name__}: {error}"
+
+
 @when("a client makes these mistakes:")
 def step_mistakes(context):
     world = context.world

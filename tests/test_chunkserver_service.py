@@ -4,6 +4,7 @@ the data path, so the master address points at a port nobody listens on."""
 
 import json
 import os
+import shutil
 import socket
 import threading
 import urllib.error
@@ -149,6 +150,21 @@ def test_missing_base_version_blames_that_server(pair):
         write_chunk(stub(cs1), b"x", 11, 2, chain=[cs2.address], base=1)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
+
+
+def test_a_copy_the_disk_cannot_take_blames_that_server(pair):
+    """A disk error starting a copy is a chain failure naming this server (so the client retries
+    without it), never an unexplained UNKNOWN status."""
+    (_, cs2), stub = pair
+    directory = os.path.dirname(cs2.store.paths(12, 1)[0])
+    shutil.rmtree(directory, ignore_errors=True)
+    with open(directory, "w"):   # the chunk's directory is now a file: opening fails
+        pass
+    with pytest.raises(grpc.RpcError) as caught:
+        write_chunk(stub(cs2), b"x", 12, 1)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
+    assert "cannot start version 1" in caught.value.details()
 
 
 def test_write_must_start_with_a_header(pair):
