@@ -4,7 +4,7 @@ import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import given, then, when
 from hamcrest import greater_than_or_equal_to
 
-from support import endpoints, rpc
+from support import endpoints, metrics, rpc
 from support.matchers import all_chunks_at_goal, eventually, metric_value
 from support.rpc import pb
 from support.waiting import throughout, within
@@ -15,6 +15,24 @@ def step_at_goal_avoiding(context, goal, name, seconds):
     world = context.world
     eventually(seconds, world.all_copies, all_chunks_at_goal(goal, avoiding=name),
                "the master's view of the files' chunks")
+
+
+@then('every copy lost with "{name:Q}" was made again exactly once')
+def step_made_once(context, name):
+    """Re-replication is driven by the master's bookkeeping of copies in flight: a copy made
+    twice (then deleted as over goal) means it forgot what it had already asked for."""
+    world = context.world
+    current = {c.chunk_id: c.version for c in world.all_copies()}
+    lost = sum(1 for chunk_id, version in world.node(name).stored_chunks().items()
+               if current.get(chunk_id) == version)
+    assert lost, f"{name} held no copy of the files, so nothing was re-made"
+    master = world.master.http_address
+
+    def issued():
+        return metrics.value(endpoints.metrics_text(master), "mooseng_master_replications_total")
+
+    throughout(3, issued, f"{lost} replications issued by the master (one per lost copy)",
+               until=lambda count: count == lost)
 
 
 @given('chunk server "{name:Q}" was killed and every chunk was restored to {goal:d} copies')

@@ -40,6 +40,15 @@ def test_empty_file(cluster):
         assert handle.read(10) == b""
 
 
+def test_link_counts_follow_posix(cluster):
+    c = cluster.client()
+    c.mkdir("/links/a", parents=True)
+    c.mkdir("/links/b")
+    c.write_bytes("/links/f", b"x")
+    assert c.stat("/links").nlink == 4      # its entry, its own ".", one ".." per subdirectory
+    assert (c.stat("/links/a").nlink, c.stat("/links/f").nlink) == (2, 1)
+
+
 def test_seek_and_partial_reads_across_chunk_boundaries(cluster):
     c = cluster.client()
     data = pattern(2 * CS + 999, seed=2)

@@ -28,6 +28,15 @@ def test_offline_copy_is_not_valid_but_maintenance_is():
     assert [(a.type, a.chunk_id, a.server_id) for a in result.actions] == [(REPLICATE, 1, "d")]
 
 
+def test_replication_reads_from_an_online_copy_before_one_in_maintenance():
+    """A server in maintenance may be restarting: the copy is pulled from an online server first,
+    and that is the server charged against the replication limit."""
+    servers = cluster(a=(ONLINE, 0), m=(MAINTENANCE, 0), d=(ONLINE, 0), e=(ONLINE, 0))
+    result = plan([ChunkView(1, 5, 4, {"a": {5}, "m": {5}})], servers, limit=1)
+    replicate = [a for a in result.actions if a.type == REPLICATE]
+    assert [(a.server_id, a.sources) for a in replicate] == [("d", ("a", "m"))]
+
+
 def test_base_version_kept_beside_the_new_one_is_deleted():
     result = plan([ChunkView(1, 7, 2, {"a": {5, 7}, "b": {5, 7}})], SERVERS)
     assert result.undergoal == result.overgoal == 0

@@ -17,6 +17,7 @@ Feature: Failure detection and self-healing
   Scenario: Every chunk is back at goal after a chunk server is lost, with its data intact
     When chunk server "chunkserver-1" is killed
     Then every chunk of the files has 2 copies, none on "chunkserver-1", within 20 seconds
+    And every copy lost with "chunkserver-1" was made again exactly once
     And every file reads back intact
 
   @id.healing.corrupt_copy_replaced @critical
