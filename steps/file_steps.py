@@ -157,6 +157,8 @@ MISTAKES = {
         lambda c: c.remove("/docs/inside"),
     "creates a directory that already exists":
         lambda c: c.mkdir("/docs/inside"),
+    "creates the root directory":
+        lambda c: c.mkdir("/"),
 }
 
 

@@ -40,6 +40,12 @@ def test_mkdir_errors(ns):
         ns.mkdir("/x/f", True, 1.0)
 
 
+def test_mkdir_of_the_root_is_like_any_existing_directory(ns):
+    assert ns.mkdir("/", True, 1.0).inode == ns.lookup("/").inode
+    with pytest.raises(AlreadyExists, match="root"):
+        ns.mkdir("/", False, 1.0)
+
+
 def test_missing_component_is_named(ns):
     ns.mkdir("/a", False, 1.0)
     with pytest.raises(NotFound) as error:

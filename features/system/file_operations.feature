@@ -100,4 +100,5 @@ Feature: End-to-end file operations
       | creates a file whose name is 256 bytes long        | invalid argument    | 256     |
       | removes a directory that is not empty              | failed precondition | inside  |
       | creates a directory that already exists            | already exists      | inside  |
+      | creates the root directory                         | already exists      | root    |
     Then each mistake is refused with its error and a message that mentions the culprit
