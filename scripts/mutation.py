@@ -166,6 +166,7 @@ def rerun_survivors(campaign: dict, name: str) -> None:
 def execute(name: str, config: Path, session: Path) -> None:
     """cosmic-ray exec, with a progress line whenever a mutant has been judged."""
     done = threading.Event()
+    started = time.monotonic()
 
     def progress() -> None:
         last = None
@@ -173,8 +174,8 @@ def execute(name: str, config: Path, session: Path) -> None:
             counts = outcome_counts(session)
             if counts != last:
                 print(f"mutation: {name}: {counts.get('pending', 0)} pending, "
-                      f"{counts.get('KILLED', 0)} killed, {counts.get('SURVIVED', 0)} survived",
-                      flush=True)
+                      f"{counts.get('KILLED', 0)} killed, {counts.get('SURVIVED', 0)} survived "
+                      f"({(time.monotonic() - started) / 60:.1f} min)", flush=True)
                 last = counts
 
     watcher = threading.Thread(target=progress, daemon=True)
