@@ -322,3 +322,29 @@ def test_cancelled_write_leaves_no_temp_files(pair):
              and cs1.service.active_operations == cs2.service.active_operations == 0,
              "both servers to finish the call and remove their temp files")
     assert not cs1.store.has(70, 1) and not cs2.store.has(70, 1)
+
+
+def test_health_says_when_less_than_one_chunk_of_space_is_left(tmp_path):
+    server = start_chunkserver(tmp_path / "cs", f"127.0.0.1:{free_port()}", capacity=1024 * 1024)
+    try:
+        health = json.loads(http_get(server, "/health")[1])
+        storage = {c["name"]: c for c in health["checks"]}["storage"]
+        assert storage["status"] == "degraded"
+        assert storage["message"].startswith(
+            "less than one chunk of space left: 0 of 1048576 bytes used")
+    finally:
+        server.stop()
+
+
+def test_a_stopped_chunk_server_serves_no_more(tmp_path):
+    server = start_chunkserver(tmp_path / "cs", f"127.0.0.1:{free_port()}")
+    channel = grpc.insecure_channel(server.address, options=OPTIONS)
+    try:
+        stub = pb_grpc.ChunkServerStub(channel)
+        stub.GetStatus(pb.ChunkServerStatusRequest(), timeout=5)
+        server.stop()
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetStatus(pb.ChunkServerStatusRequest(), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        channel.close()

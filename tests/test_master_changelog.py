@@ -62,6 +62,26 @@ def test_crc_mismatch_in_the_middle_refuses_to_start(tmp_path):
         recover(str(tmp_path), MiB)
 
 
+def test_a_line_without_its_fields_in_the_middle_refuses_to_start(tmp_path):
+    write_entries(tmp_path, ENTRIES)
+    [(_, path)] = changelog.changelog_files(str(tmp_path))
+    lines = open(path, "rb").readlines()
+    lines[2] = b'{"v": 3}\n'                         # well-formed JSON, not an entry
+    open(path, "wb").writelines(lines)
+    with pytest.raises(CorruptMetadata, match="line 3"):
+        recover(str(tmp_path), MiB)
+
+
+def test_entries_the_snapshot_holds_are_not_applied_again(tmp_path):
+    """A crash between writing a snapshot and pruning the changelog leaves entries that the
+    snapshot already holds; applying one twice would fail or change the state."""
+    write_entries(tmp_path, ENTRIES)
+    state, _ = recover(str(tmp_path), MiB)
+    changelog.write_snapshot(str(tmp_path), changelog.state_json(state))
+    again, replayed = recover(str(tmp_path), MiB)
+    assert (replayed, again.to_dict()) == (0, state.to_dict())
+
+
 def test_group_commit_many_threads(tmp_path):
     log = Changelog(str(tmp_path), 1)
     lock = threading.Lock()
