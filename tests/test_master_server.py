@@ -121,6 +121,26 @@ def test_grpc_health_and_http_endpoints(running):
     assert ready["ready"] is True
 
 
+def test_a_stopping_master_is_not_ready(tmp_path):
+    """An orchestrator sends no new work once a stop has begun: /ready answers 503 right up to
+    the moment the HTTP side closes."""
+    master = Running(tmp_path)
+    answers = []
+    close_http = master.server.http.stop
+
+    def observe_then_close():
+        try:
+            urllib.request.urlopen(master.http + "/ready")
+            answers.append(200)
+        except urllib.error.HTTPError as error:
+            answers.append(error.code)
+        close_http()
+
+    master.server.http.stop = observe_then_close
+    master.stop()
+    assert answers == [503]
+
+
 def write_chunk(running, inode, index, length, file_size):
     grant = running.master.AllocateChunk(pb.AllocateChunkRequest(inode=inode, chunk_index=index))
     running.master.CommitChunk(pb.CommitChunkRequest(
