@@ -30,7 +30,8 @@ class Running:
         self.server = MasterServer(config)
         self.server.start()
         ports = json.loads((data_dir / "ports.json").read_text())
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{ports['grpc']}")
+        self.address = f"127.0.0.1:{ports['grpc']}"
+        self.channel = grpc.insecure_channel(self.address)
         self.http = f"http://127.0.0.1:{ports['http']}"
         self.master = pb_grpc.MasterStub(self.channel)
         self.registry = pb_grpc.ChunkServerRegistryStub(self.channel)
@@ -122,23 +123,28 @@ def test_grpc_health_and_http_endpoints(running):
 
 
 def test_a_stopping_master_is_not_ready(tmp_path):
-    """An orchestrator sends no new work once a stop has begun: /ready answers 503 right up to
-    the moment the HTTP side closes."""
+    """An orchestrator sends no new work once a stop has begun: while the master drains its
+    calls, /ready answers 503 and the gRPC health service NOT_SERVING."""
     master = Running(tmp_path)
-    answers = []
-    close_http = master.server.http.stop
+    channel = grpc.insecure_channel(master.address)
+    health = health_pb2_grpc.HealthStub(channel)
+    seen = []
+    grpc_server = master.server.grpc_server
+    drain = grpc_server.stop
 
-    def observe_then_close():
+    def observe_then_drain(grace):
         try:
             urllib.request.urlopen(master.http + "/ready")
-            answers.append(200)
+            seen.append(200)
         except urllib.error.HTTPError as error:
-            answers.append(error.code)
-        close_http()
+            seen.append(error.code)
+        seen.append(health.Check(health_pb2.HealthCheckRequest(service="")).status)
+        return drain(grace)
 
-    master.server.http.stop = observe_then_close
+    grpc_server.stop = observe_then_drain
     master.stop()
-    assert answers == [503]
+    channel.close()
+    assert seen == [503, health_pb2.HealthCheckResponse.NOT_SERVING]
 
 
 def write_chunk(running, inode, index, length, file_size):
