@@ -1,8 +1,9 @@
-"""The one way the suite waits: poll a probe until it passes, within a time bound.
+"""The one way the suite waits: poll a probe until it passes within a time bound, or for the
+whole of a window.
 
-Every time-bounded outcome ("within N seconds") goes through `within`, and the bound is
-multiplied by `-D timeout_scale` so slow machines need no edits to the features. Nothing else in
-the suite sleeps.
+Every time-bounded outcome ("within N seconds") goes through `within`, every lasting one ("stays",
+"never") through `throughout`, and both bounds are multiplied by `-D timeout_scale` so slow
+machines need no edits to the features. Nothing else in the suite sleeps.
 """
 
 from __future__ import annotations
@@ -64,4 +65,33 @@ def within(seconds: float, probe: Callable[[], T], description: str,
             raise WaitTimeout(f"expected {description} within {bound:g} s "
                               f"({seconds:g} s x timeout_scale {_scale:g}); "
                               f"after {attempts} checks the last seen was: {last}")
+        time.sleep(min(interval, remaining))
+
+
+def throughout(seconds: float, probe: Callable[[], T], description: str,
+               until: Callable[[T], bool], interval: float = POLL_INTERVAL) -> T:
+    """Call `probe` for the whole of `seconds` (scaled); every value must be good
+    (`until(value)`), else fail at once with the first bad value or error and when it came.
+
+    For outcomes that must last ("stays", "never"): one good look proves nothing."""
+    bound = scaled(seconds)
+    started = time.monotonic()
+    checks = 0
+    while True:
+        checks += 1
+        try:
+            value = probe()
+        except GiveUp:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported as the bad value
+            value, bad = f"{type(error).__name__}: {error}", True
+        else:
+            bad = not until(value)
+        if bad:
+            raise AssertionError(f"expected {description} throughout {bound:g} s "
+                              f"({seconds:g} s x timeout_scale {_scale:g}); check {checks}, "
+                              f"{time.monotonic() - started:.2f} s in, saw: {value}")
+        remaining = started + bound - time.monotonic()
+        if remaining <= 0:
+            return value
         time.sleep(min(interval, remaining))

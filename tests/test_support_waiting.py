@@ -1,4 +1,5 @@
-"""The one polling helper: returns the first good value, or says what it saw last."""
+"""The polling helpers: `within` returns the first good value or says what it saw last;
+`throughout` looks for a whole window and fails at the first bad value."""
 
 import pathlib
 import sys
@@ -7,11 +8,12 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import itertools
+import time
 
 import pytest
 
 from support import waiting
-from support.waiting import GiveUp, WaitTimeout, within
+from support.waiting import GiveUp, WaitTimeout, throughout, within
 
 
 def test_returns_the_first_truthy_value():
@@ -53,3 +55,24 @@ def test_the_scale_multiplies_the_bound():
         waiting.set_scale(1)
     with pytest.raises(ValueError):
         waiting.set_scale(0)
+
+
+def test_throughout_looks_for_the_whole_window():
+    checks = itertools.count(1)
+    started = time.monotonic()
+    assert throughout(0.2, lambda: next(checks), "a count", until=lambda n: n > 0) > 1
+    assert time.monotonic() - started >= 0.2
+
+
+def test_throughout_fails_at_the_first_bad_value_and_says_when():
+    values = iter([0, 0, 7, 0])
+    with pytest.raises(AssertionError, match=r"expected zero throughout 5 s .*check 3, .* saw: 7"):
+        throughout(5, lambda: next(values), "zero", until=lambda n: n == 0)
+
+
+def test_throughout_reports_an_error_as_the_bad_value():
+    def probe():
+        raise ConnectionError("refused")
+
+    with pytest.raises(AssertionError, match="check 1, .* saw: ConnectionError: refused"):
+        throughout(5, probe, "an answer", until=bool)
