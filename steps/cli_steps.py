@@ -1,10 +1,16 @@
 """The admin CLI against a live cluster, compared with what the cluster says through gRPC."""
 
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import then, when
-from hamcrest import assert_that, equal_to, has_length
+from hamcrest import assert_that, equal_to, greater_than, has_entries, has_items, has_length
 
-from support import rpc
+from support import rpc, steptables
+from support.matchers import all_chunks_at_goal
 
 
 @when("an administrator lists the chunk servers in the machine-readable format")
@@ -29,6 +35,23 @@ def step_cli_listing(context, count):
 def step_cli_stat_json(context, path):
     context.world.remembered["cli json"] = context.world.cli.json("fs", "stat", path)
     context.world.remembered["cli path"] = path
+
+
+@when('an administrator sets the goal of the directory "{path:Q}" and everything in it to '
+      '{goal:d}')
+def step_cli_setgoal_tree(context, path, goal):
+    result = context.world.cli.run("fs", "setgoal", str(goal), path, "-r")
+    assert result.exit_code == 0, f"the CLI failed:\n{result}"
+
+
+@when('an administrator removes the directory "{path:Q}" and everything in it')
+def step_cli_remove_tree(context, path):
+    world = context.world
+    world.remembered["chunks of deleted file"] = {
+        copy.chunk_id for name in world.files if name.startswith(path + "/")
+        for copy in world.copies(name)}
+    result = world.cli.run("fs", "rm", "-r", path)
+    assert result.exit_code == 0, f"the CLI failed:\n{result}"
 
 
 @when('an administrator asks for the details of "{path:Q}"')
@@ -59,3 +82,90 @@ def step_cli_error(context, code, text):
     assert len(lines) == 1 and lines[0].startswith("mooseng: error: ") and text in lines[0], \
         f"expected one line 'mooseng: error: ...' naming {text}:\n{result}"
     assert "Traceback" not in result.stderr, f"a traceback was printed:\n{result}"
+
+
+# ---------------------------------------------------------------- every command, machine-readable
+def _servers(answer):
+    return answer["servers"] if isinstance(answer, dict) else answer
+
+
+def _put(world, scratch):
+    payload = world.new_payload(100 * 1024)
+    local = scratch / "upload.bin"
+    local.write_bytes(payload.bytes())
+    world.remembered["uploaded"] = payload
+    return ["fs", "put", str(local), "/data/put.bin", "--goal", "3"]
+
+
+def _check_put(world, answer):
+    payload = world.remembered["uploaded"]
+    assert_that(answer, has_entries(path="/data/put.bin", size=payload.size, goal=3))
+    world.files["/data/put.bin"] = payload
+    world.verify("/data/put.bin")
+    assert_that(world.copies("/data/put.bin"), all_chunks_at_goal(3))
+
+
+def _check_get(world, answer, scratch):
+    assert_that(answer, has_entries(path="/data/report.bin",
+                                    size=world.files["/data/report.bin"].size))
+    world.files["/data/report.bin"].verify((scratch / "download.bin").read_bytes())
+
+
+# command -> (its arguments, given the scenario's world and a scratch folder of the machine;
+#             a check of its answer against the cluster). In the order the table must use.
+COMMANDS = {
+    "status": (lambda w, d: ["status"], lambda w, a, d: assert_that(a, has_entries(
+        servers_by_state=has_entries(online=3), chunks_undergoal=0, chunks_overgoal=0,
+        chunks_missing=0, chunks=w.client().status()["chunks"]))),
+    "chunkservers": (lambda w, d: ["chunkservers"], lambda w, a, d: assert_that(
+        sorted(s["id"] for s in _servers(a)),
+        equal_to(sorted(s.id for s in rpc.chunkservers(w.master.address))))),
+    "fs ls": (lambda w, d: ["fs", "ls", "/data"], lambda w, a, d: assert_that(
+        [entry["name"] for entry in a], equal_to(["report.bin"]))),
+    "fs stat": (lambda w, d: ["fs", "stat", "/data/report.bin"], lambda w, a, d: assert_that(
+        a, has_entries(size=w.files["/data/report.bin"].size, goal=2))),
+    "fs mkdir": (lambda w, d: ["fs", "mkdir", "/data/new"], lambda w, a, d: assert_that(
+        (a["type"], w.client().stat("/data/new").type), equal_to(("directory", "directory")))),
+    "fs put": (_put, lambda w, a, d: _check_put(w, a)),
+    "fs get": (lambda w, d: ["fs", "get", "/data/report.bin", str(d / "download.bin")],
+               _check_get),
+    "fs mv": (lambda w, d: ["fs", "mv", "/data/put.bin", "/data/moved.bin"],
+              lambda w, a, d: assert_that((a["path"], w.client().exists("/data/put.bin")),
+                                          equal_to(("/data/moved.bin", False)))),
+    "fs setgoal": (lambda w, d: ["fs", "setgoal", "3", "/data/report.bin"],
+                   lambda w, a, d: assert_that(
+                       (a, w.client().stat("/data/report.bin").goal),
+                       equal_to(({"path": "/data/report.bin", "goal": 3, "changed": 1}, 3)))),
+    "fs rm": (lambda w, d: ["fs", "rm", "/data/moved.bin"],
+              lambda w, a, d: assert_that((a, w.client().exists("/data/moved.bin")),
+                                          equal_to(({"removed": "/data/moved.bin"}, False)))),
+    "bench": (lambda w, d: ["bench", "--size", "1MiB", "--files", "5"],
+              lambda w, a, d: assert_that(
+                  [a["write"]["mb_per_s"], a["read"]["mb_per_s"],
+                   a["small_files"]["files_per_s"]], has_items(*[greater_than(0)] * 3))),
+}
+
+
+@when("an administrator runs each of these commands in the machine-readable format:")
+def step_cli_each_json(context):
+    """Each answer is compared with the cluster right after its command, before the next one
+    changes what the cluster holds."""
+    world = context.world
+    scratch = Path(tempfile.mkdtemp(prefix="mooseng-cli-"))
+    context.add_cleanup(shutil.rmtree, scratch, ignore_errors=True)
+    wrong = []
+    for row in context.table:
+        arguments, check = steptables.action(COMMANDS, row["command"], "command")
+        result = world.cli.run(*arguments(world, scratch), "--json")
+        try:
+            assert result.exit_code == 0, "the command failed"
+            check(world, json.loads(result.stdout), scratch)
+        except (AssertionError, ValueError, KeyError, TypeError) as error:
+            wrong.append(f"- {row['command']}: {type(error).__name__}: {error}\n{result}")
+    world.remembered["cli answers wrong"] = wrong
+
+
+@then("each command succeeds with a machine-readable answer that agrees with the cluster")
+def step_cli_each_agrees(context):
+    wrong = context.world.remembered["cli answers wrong"]
+    assert not wrong, "commands answered wrongly:\n" + "\n".join(wrong)

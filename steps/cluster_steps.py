@@ -1,12 +1,14 @@
 """Topology and node life cycle: starting clusters, stopping, killing, pausing nodes."""
 
-import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
+import re
+
+import support.steptypes  # noqa: F401 - registers the {x:...} types of support.steptypes
 from behave import given, then, when
 from hamcrest import all_of, assert_that, equal_to, has_entries
 
 from support import endpoints, rpc, world as worlds
 from support.matchers import metric_value
-from support.waiting import within
+from support.waiting import throughout, within
 
 
 # ---------------------------------------------------------------- topology
@@ -31,6 +33,17 @@ def step_cluster_patient(context, count, seconds):
 def step_cluster_labelled(context):
     labels = [dict(zip(context.table.headings, row.cells)) for row in context.table]
     context.world.start_cluster(worlds.topology(len(labels), labels=labels))
+
+
+@given("a cluster with a master that snapshots its metadata every {changes:d} changes and "
+       "{count:d} chunk servers")
+def step_cluster_snapshots(context, changes, count):
+    context.world.start_cluster(worlds.topology(count, snapshot_every=changes))
+
+
+@given("a master without chunk servers")
+def step_master_alone(context):
+    context.world.start_cluster(worlds.topology(0))
 
 
 @given("a chunk server started before its master")
@@ -94,11 +107,25 @@ def step_restart(context, name):
     node.start()
 
 
-@when("the master is stopped and started again")
-def step_restart_master(context):
-    _fault(context, "restart master")
-    context.world.master.stop()
-    context.world.master.start()
+@when("the master is {way:Restart} and started again")
+@when("the master is {way:Restart} and started again while the clients go on")
+def step_restart_master(context, way):
+    master = context.world.master
+    _fault(context, f"master {way}, then started again")
+    {"stopped": master.stop, "killed": master.kill}[way]()
+    master.start()
+
+
+@given("the master was {way:Restart} and started again, and every chunk server registered again")
+def step_restarted_master(context, way):
+    step_restart_master(context, way)
+    context.world.cluster.wait_online(len(context.world.cluster.chunkservers))
+
+
+@when("every chunk server is killed")
+def step_kill_all(context):
+    for node in context.world.cluster.chunkservers:
+        step_kill(context, node.name)
 
 
 @when("the master starts")
@@ -177,9 +204,17 @@ def step_node_offline(context, name, seconds):
            until=lambda state: state == "OFFLINE")
 
 
-@given('chunk server "{name:Q}" was paused until the master marked it offline')
-def step_paused_offline(context, name):
-    step_pause(context, name)
+@then('the master keeps listing "{name:Q}" {state:ListedState} for {seconds:g} seconds')
+def step_keeps_listing(context, name, state, seconds):
+    world = context.world
+    node = world.node(name)
+    throughout(seconds, lambda: world.listed_state(node, by="id"), f"{name} listed {state}",
+               until=lambda listed: listed == state)
+
+
+@given('chunk server "{name:Q}" was {fault:Halt} until the master marked it offline')
+def step_halted_offline(context, name, fault):
+    {"killed": step_kill, "paused": step_pause}[fault](context, name)
     step_node_offline(context, name, 5)
 
 
@@ -210,6 +245,17 @@ def step_labels(context):
         server = listing.get(node.address)
         assert server is not None, f"{node.name} ({node.address}) is not listed"
         assert_that(dict(server.labels), has_entries(expected), f"labels of {node.name}")
+
+
+@then("the master says in its log that it replayed no change of its metadata")
+def step_nothing_replayed(context):
+    """The log line of the latest start counts the changelog entries applied after the
+    snapshot: none after a clean stop, which writes a snapshot of everything."""
+    started = [line for line in context.world.master.logs().splitlines()
+               if "msg=started" in line]
+    assert started, "the master's log has no start line"
+    assert_that(re.search(r"\breplayed=(\d+)", started[-1]).group(1), equal_to("0"),
+                f"changes replayed at the latest start: {started[-1]}")
 
 
 # ---------------------------------------------------------------- chunk server towards master

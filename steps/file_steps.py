@@ -10,6 +10,7 @@ from mooseng.common import errors
 from support import data, steptables
 from support.data import Payload
 from support.matchers import all_chunks_at_goal, eventually
+from support.waiting import within
 
 ERRORS = {
     "not found": errors.NotFound,
@@ -17,9 +18,8 @@ ERRORS = {
     "invalid argument": errors.InvalidArgument,
     "failed precondition": errors.FailedPrecondition,
     "resource exhausted": errors.ResourceExhausted,
+    "data loss": errors.DataLoss,
 }
-
-LONG_NAME = "n" * 256
 
 
 def _size(context, text: str) -> int:
@@ -140,6 +140,26 @@ def step_delete(context, path):
         world.client().remove(path)
 
 
+@given("every file was rewritten in place with new data while it was partitioned")
+@given("every file was rewritten in place with new data while it was down")
+def step_rewrite_in_place(context):
+    """Same size, same chunks, new data: every chunk gets a new version on the reachable
+    servers only, so the server that was away is left holding the old versions."""
+    world = context.world
+    for path, old in sorted(world.files.items()):
+        payload = world.new_payload(old.size)
+        with world.history.record("scenario", "write", path, payload):
+            with world.client().open(path, "r+b") as handle:
+                for piece in payload.pieces(4 * 1024 * 1024):
+                    handle.write(piece)
+        world.files[path] = payload
+
+
+@when('a client reads "{path:Q}"')
+def step_read(context, path):
+    context.world.read(path)
+
+
 @when('a client lists "{path:Q}"')
 def step_list(context, path):
     world = context.world
@@ -152,13 +172,19 @@ MISTAKES = {
     "creates a file in a directory that does not exist":
         lambda c: c.open("/nowhere/file.txt", "wb").close(),
     "creates a file whose name is 256 bytes long":
-        lambda c: c.open(f"/docs/{LONG_NAME}", "wb").close(),
+        lambda c: c.open(f"/docs/{steptables.LONG_NAME}", "wb").close(),
     "removes a directory that is not empty":
         lambda c: c.remove("/docs/inside"),
     "creates a directory that already exists":
         lambda c: c.mkdir("/docs/inside"),
     "creates the root directory":
         lambda c: c.mkdir("/"),
+    "creates a file whose path is 1025 bytes long":
+        lambda c: c.open(steptables.LONG_PATH, "wb").close(),
+    "asks for a file that does not exist":
+        lambda c: c.stat("/docs/inside/missing.txt"),
+    "sets a goal of 4 with only 3 chunk servers":
+        lambda c: c.setgoal("/docs/inside/page.txt", 4),
 }
 
 
@@ -229,21 +255,61 @@ def step_reads_intact(context, path):
     context.world.verify(path)
 
 
-@then('the file "{path:Q}" reads back intact within {seconds:g} seconds')
-def step_reads_intact_within(context, path, seconds):
-    from support.waiting import within
-
+def _verify_within(world, paths: list[str], seconds: float) -> None:
     def probe():
-        context.world.verify(path)
+        for path in paths:
+            try:
+                world.verify(path)
+            except Exception as error:  # noqa: BLE001 - "not yet", reported with the path
+                raise AssertionError(f"{path}: {type(error).__name__}: {error}") from error
         return True
 
-    within(seconds, probe, f"{path} to read back intact")
+    what = paths[0] if len(paths) == 1 else f"each of the {len(paths)} files"
+    within(seconds, probe, f"{what} to read back intact")
+
+
+@then('the file "{path:Q}" reads back intact within {seconds:g} seconds')
+def step_reads_intact_within(context, path, seconds):
+    _verify_within(context.world, [path], seconds)
+
+
+@then("every file reads back intact within {seconds:g} seconds")
+def step_every_file_intact_within(context, seconds):
+    _verify_within(context.world, sorted(context.world.files), seconds)
 
 
 @then("every file reads back intact")
 def step_every_file_intact(context):
     for path in sorted(context.world.files):
         context.world.verify(path)
+
+
+def _refused_within(seconds: float, attempt, error: str, what: str) -> None:
+    """`attempt()` fails with the error named in the sentence within `seconds`; success or
+    another error counts as "not yet" and is shown if the time runs out."""
+    expected = ERRORS[error]
+
+    def probe():
+        try:
+            attempt()
+        except expected as refusal:
+            return str(refusal)
+        raise AssertionError("the operation succeeded")
+
+    within(seconds, probe, f"{what} to be refused with {expected.__name__}")
+
+
+@then('a client reading "{path:Q}" is refused with {error} within {seconds:g} seconds')
+def step_read_refused(context, path, error, seconds):
+    _refused_within(seconds, lambda: context.world.read(path), error, f"reading {path}")
+
+
+@then('a client writing a new file "{path:Q}" is refused with {error} within {seconds:g} '
+      'seconds')
+def step_write_refused(context, path, error, seconds):
+    world = context.world
+    _refused_within(seconds, lambda: world.write(path, world.new_payload(64 * 1024)), error,
+                    f"writing {path}")
 
 
 @then('"{path:Q}" is a file of {size:Size}')
@@ -336,3 +402,15 @@ def step_listing_complete(context, count):
     names = [entry.name for entry in listing]
     assert_that(len(names), equal_to(count), "number of entries")
     assert_that(set(names), equal_to(context.world.remembered["expected names"]))
+
+
+@then('no chunk of "{path:Q}" has an id or a version the files had before')
+def step_fresh_ids(context, path):
+    """Chunk ids and versions come from one counter: a value handed out twice could let a
+    new chunk or version be mistaken for an old one."""
+    world = context.world
+    before = {value for other in world.files if other != path
+              for copy in world.copies(other) for value in (copy.chunk_id, copy.version)}
+    assert before, "the other files have no chunks to compare with"
+    reused = [str(copy) for copy in world.copies(path) if {copy.chunk_id, copy.version} & before]
+    assert not reused, "chunks with an id or version handed out before:\n" + "\n".join(reused)

@@ -1,5 +1,6 @@
 """The protocol itself: services through their real clients, the standard health service,
-status codes of bad requests (seen on the wire, not through the client's mapping), deadlines."""
+status codes of bad requests and of a damaged copy (seen on the wire, not through the client's
+mapping), deadlines."""
 
 import time
 
@@ -9,13 +10,26 @@ from hamcrest import assert_that, equal_to
 
 from support import rpc, steptables
 from support.rpc import pb
-from support.waiting import scaled
-
-LONG_NAME = "n" * 256
+from support.waiting import scaled, within
 
 
 def _master(world):
     return rpc.master(world.master.address)
+
+
+def _short_write(world):
+    """A write of chunk 0 of /docs/readme.txt whose stream carries 5 of the 10 bytes its header
+    announces, sent to the first server of the chain the master grants."""
+    attr = _master(world).GetAttr(pb.PathRequest(path="/docs/readme.txt"), timeout=5).attr
+    grant = _master(world).AllocateChunk(pb.AllocateChunkRequest(inode=attr.inode,
+                                                                 chunk_index=0), timeout=5)
+    header = pb.WriteChunkHeader(chunk_id=grant.chunk_id, version=grant.version,
+                                 base_version=grant.base_version, chain=grant.chain[1:],
+                                 lease_id=grant.lease_id, data_length=10)
+    first = world.cluster.address_map()(grant.chain[0])
+    return rpc.chunkserver(first).WriteChunk(
+        iter([pb.WriteChunkRequest(header=header), pb.WriteChunkRequest(data=b"12345")]),
+        timeout=5)
 
 
 REQUESTS = {
@@ -26,7 +40,11 @@ REQUESTS = {
     "create a directory that already exists":
         lambda w: _master(w).Mkdir(pb.MkdirRequest(path="/docs"), timeout=5),
     "create a file whose name is 256 bytes long":
-        lambda w: _master(w).Create(pb.CreateRequest(path=f"/docs/{LONG_NAME}"), timeout=5),
+        lambda w: _master(w).Create(pb.CreateRequest(path=f"/docs/{steptables.LONG_NAME}"),
+                                    timeout=5),
+    "create a file whose path is 1025 bytes long":
+        lambda w: _master(w).Create(pb.CreateRequest(path=steptables.LONG_PATH),
+                                    timeout=5),
     "remove a directory that is not empty":
         lambda w: _master(w).Remove(pb.RemoveRequest(path="/docs"), timeout=5),
     "list a file as if it were a directory":
@@ -37,6 +55,7 @@ REQUESTS = {
     "read a chunk that the chunk server does not store":
         lambda w: list(rpc.chunkserver(w.cluster.chunkservers[0].address).ReadChunk(
             pb.ReadChunkRequest(chunk_id=0xDEAD_BEEF_0000, version=1), timeout=5)),
+    "write a chunk with fewer bytes than its header announces": _short_write,
 }
 
 
@@ -168,3 +187,37 @@ def step_read_with_timeout(context, timeout, path, seconds):
     took = time.monotonic() - started
     bound = scaled(seconds)
     assert took <= bound, f"the read took {took:.1f} s, more than {bound:g} s"
+
+
+# ---------------------------------------------------------------- damaged copies
+@when("a client reads that copy from its chunk server")
+def step_read_damaged(context):
+    world = context.world
+    node, copy = world.remembered["corrupted on"], world.remembered["corrupted copy"]
+    try:
+        list(rpc.chunkserver(node.address).ReadChunk(
+            pb.ReadChunkRequest(chunk_id=copy.chunk_id, version=copy.version), timeout=5))
+        world.remembered["answer"] = "the data, without an error"
+    except grpc.RpcError as error:
+        world.remembered["answer"] = f"{error.code().name} {error.details()}"
+
+
+@then("the read is answered with DATA_LOSS")
+def step_read_data_loss(context):
+    world = context.world
+    answer = world.remembered["answer"]
+    assert answer.startswith("DATA_LOSS "), \
+        (f"reading the damaged copy of chunk {world.remembered['corrupted copy'].chunk_id} from "
+         f"{world.remembered['corrupted on'].name} gave {answer}")
+
+
+@then("the master no longer counts that copy within {seconds:g} seconds")
+def step_copy_dropped(context, seconds):
+    world = context.world
+    node, copy = world.remembered["corrupted on"], world.remembered["corrupted copy"]
+
+    def holders():
+        return next(c.nodes for c in world.copies(copy.path) if c.chunk_id == copy.chunk_id)
+
+    within(seconds, holders, f"the master to stop counting the copy of chunk {copy.chunk_id} "
+                             f"on {node.name}", until=lambda nodes: node.name not in nodes)

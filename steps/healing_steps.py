@@ -1,4 +1,5 @@
-"""Self-healing: copies back at goal, damaged copies replaced, over-goal copies removed."""
+"""Self-healing: copies back at goal, damaged copies replaced, over-goal and stale copies
+removed, a chunk server in maintenance not treated as lost."""
 
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import given, then, when
@@ -92,6 +93,7 @@ def step_no_overgoal(context, seconds):
                until=lambda value: value == (0, 0))
 
 
+@given("a stored copy of a chunk of the files was corrupted on its chunk server")
 @when("a stored copy of a chunk of the files is corrupted on its chunk server")
 def step_corrupt(context):
     world = context.world
@@ -100,6 +102,7 @@ def step_corrupt(context):
     chunk_id = node.corrupt_chunk(copy.chunk_id)
     world.history.fault(f"corrupt chunk {chunk_id} on {node.name}")
     world.remembered["corrupted on"] = node
+    world.remembered["corrupted copy"] = copy
 
 
 @then("the chunk server counts a checksum failure within {seconds:g} seconds")
@@ -141,3 +144,52 @@ def _check_copy(world, copy, name) -> None:
     assert len(got) == length, \
         f"{copy.path} chunk {copy.index} from {name}: {len(got)} bytes, expected {length}"
     payload.verify_range(got, offset)
+
+
+@then("no chunk server keeps an old version of a chunk of the files within {seconds:g} seconds")
+def step_no_old_versions(context, seconds):
+    world = context.world
+
+    def probe():
+        current = {c.chunk_id: c.version for c in world.all_copies()}
+        stale = {}
+        for node in world.cluster.chunkservers:
+            for chunk_id, version in node.stored_chunks().items():
+                if current.get(chunk_id) != version:
+                    stale.setdefault(node.name, []).append(
+                        f"chunk {chunk_id} v{version} (current: "
+                        f"{current.get(chunk_id, 'none, the files have no such chunk')})")
+        assert not stale, f"old or unknown copies on disk: {stale}"
+        return True
+
+    within(seconds, probe, "every chunk server's disk to hold only current versions")
+
+
+def _replications(world) -> float:
+    """Replications the master has ordered since it started."""
+    return metrics.value(endpoints.metrics_text(world.master.http_address),
+                         "mooseng_master_replications_total") or 0.0
+
+
+@given('chunk server "{name:Q}" was put in maintenance')
+def step_maintenance(context, name):
+    world = context.world
+    server_id = world.server_id(world.node(name))
+    world.advertised_address(world.node(name))
+    world.remembered["replications before"] = _replications(world)
+    with world.history.record("scenario", "maintenance", name):
+        world.client().set_maintenance(server_id, True)
+
+
+@then("the cluster status shows no chunk under goal for {seconds:g} seconds")
+def step_never_undergoal(context, seconds):
+    throughout(seconds, lambda: context.world.client().status()["chunks_undergoal"],
+               "no chunk under goal in the cluster status", until=lambda count: count == 0)
+
+
+@then("the master orders no new copy of any chunk for {seconds:g} seconds")
+def step_no_new_copies(context, seconds):
+    world = context.world
+    before = world.remembered["replications before"]
+    throughout(seconds, lambda: _replications(world) - before,
+               "no replication ordered by the master", until=lambda ordered: ordered == 0)

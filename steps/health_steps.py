@@ -101,6 +101,7 @@ def step_killed_degraded(context, name):
                "the master's health")
 
 
+@given('every chunk server holding a copy of "{path:Q}" was killed')
 @when('every chunk server holding a copy of "{path:Q}" is killed')
 def step_kill_holders(context, path):
     world = context.world

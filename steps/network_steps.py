@@ -10,7 +10,7 @@ import support.steptypes  # noqa: F401 - registers {x:Q}
 from behave import given, then, when
 
 from support.matchers import all_chunks_at_goal, eventually
-from support.waiting import scaled, throughout, within
+from support.waiting import scaled, within
 
 
 def _partition(context, name):
@@ -52,20 +52,6 @@ def step_heal(context, name):
     world.node(name).heal()
 
 
-@given("every file was rewritten in place with new data while it was partitioned")
-def step_rewrite_in_place(context):
-    """Same size, same chunks, new data: every chunk gets a new version on the reachable
-    servers only, so the partitioned server is left holding the old versions."""
-    world = context.world
-    for path, old in sorted(world.files.items()):
-        payload = world.new_payload(old.size)
-        with world.history.record("scenario", "write", path, payload):
-            with world.client().open(path, "r+b") as handle:
-                for piece in payload.pieces(4 * 1024 * 1024):
-                    handle.write(piece)
-        world.files[path] = payload
-
-
 @when('nothing chunk server "{name:Q}" sends reaches the client any more')
 def step_cut_from_client(context, name):
     world = context.world
@@ -89,30 +75,3 @@ def step_read_all_with_timeout(context, timeout, seconds):
     took = time.monotonic() - started
     assert took <= scaled(seconds), \
         f"reading every file took {took:.1f} s, more than {scaled(seconds):g} s"
-
-
-@then('the master keeps listing "{name:Q}" online for {seconds:g} seconds')
-def step_still_online(context, name, seconds):
-    world = context.world
-    node = world.node(name)
-    throughout(seconds, lambda: world.listed_state(node, by="id"), f"{name} listed ONLINE",
-               until=lambda state: state == "ONLINE")
-
-
-@then("no chunk server keeps an old version of a chunk of the files within {seconds:g} seconds")
-def step_no_old_versions(context, seconds):
-    world = context.world
-
-    def probe():
-        current = {c.chunk_id: c.version for c in world.all_copies()}
-        stale = {}
-        for node in world.cluster.chunkservers:
-            for chunk_id, version in node.stored_chunks().items():
-                if current.get(chunk_id) != version:
-                    stale.setdefault(node.name, []).append(
-                        f"chunk {chunk_id} v{version} (current: "
-                        f"{current.get(chunk_id, 'none, the files have no such chunk')})")
-        assert not stale, f"old or unknown copies on disk: {stale}"
-        return True
-
-    within(seconds, probe, "every chunk server's disk to hold only current versions")

@@ -6,6 +6,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Culprits of the mistake and bad-request tables: one name over the 255-byte limit, one path
+# over the 1024-byte limit made of names within it.
+LONG_NAME = "n" * 256
+LONG_PATH = "/docs" + ("/" + "p" * 203) * 5
+
 
 def action(actions: dict[str, T], name: str, kind: str) -> T:
     """The action a row names. A name the library lacks is a gap in the suite, not a verdict on

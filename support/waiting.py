@@ -69,12 +69,12 @@ def within(seconds: float, probe: Callable[[], T], description: str,
 
 
 def throughout(seconds: float, probe: Callable[[], T], description: str,
-               until: Callable[[T], bool] | None = None, interval: float = POLL_INTERVAL) -> int:
+               until: Callable[[T], bool] | None = None, interval: float = POLL_INTERVAL) -> T:
     """Call `probe` for the whole (scaled) window; the first bad value or error fails at once.
 
     One good look proves nothing about an outcome that must last: a state that flickers (a copy
     deleted and made again, a server briefly offline) passes a single check by luck. Returns the
-    number of checks made, each of which was good.
+    last value, which like every other was good.
     """
     bound = scaled(seconds)
     started = time.monotonic()
@@ -94,5 +94,5 @@ def throughout(seconds: float, probe: Callable[[], T], description: str,
                               f"({seconds:g} s x timeout_scale {_scale:g}); after {elapsed:.2f} s "
                               f"(check {checks}) it was: {value}")
         if elapsed >= bound:
-            return checks
+            return value
         time.sleep(min(interval, bound - elapsed))

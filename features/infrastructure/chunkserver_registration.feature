@@ -48,3 +48,8 @@ Feature: Chunk server startup and registration
     When the master is stopped and started again
     Then the master lists 2 chunk servers online within 5 seconds
     And the file "/data/kept.bin" reads back intact within 5 seconds
+
+  @id.registration.none_registered @normal
+  Scenario: A master without chunk servers says so in its health
+    Given a master without chunk servers
+    Then the master's health becomes degraded within 5 seconds with the check "chunkservers" saying "no chunk server registered"

@@ -46,3 +46,20 @@ Feature: Failure detection and self-healing
     Then the master lists "chunkserver-1" online within 5 seconds
     And every chunk of the files is stored on exactly 2 chunk servers' disks within 20 seconds
     And every file reads back intact
+
+  @id.healing.stale_copies_removed @disruptive @critical
+  Scenario: A chunk server that missed rewrites while it was down keeps no old version
+    Given chunk server "chunkserver-1" was killed until the master marked it offline
+    And every file was rewritten in place with new data while it was down
+    When chunk server "chunkserver-1" starts again
+    Then the master lists "chunkserver-1" online within 5 seconds
+    And no chunk server keeps an old version of a chunk of the files within 20 seconds
+    And every file reads back intact
+
+  @id.healing.maintenance_not_lost @disruptive @normal
+  Scenario: A chunk server in maintenance that stops is not treated as lost
+    Given chunk server "chunkserver-1" was put in maintenance
+    When chunk server "chunkserver-1" is killed
+    Then the cluster status shows no chunk under goal for 5 seconds
+    And the master orders no new copy of any chunk for 2 seconds
+    And the master keeps listing "chunkserver-1" in maintenance for 2 seconds

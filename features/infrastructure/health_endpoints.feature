@@ -35,3 +35,20 @@ Feature: Health check endpoints
     When every chunk server holding a copy of "/data/single.bin" is killed
     Then the master's health becomes critical within 5 seconds with the check "data" saying "1 chunks have no valid copy"
     And the master's health is answered with a service-unavailable status
+    And the master's metrics show within 5 seconds:
+      | gauge          | value |
+      | chunks missing | 1     |
+
+  @id.health.degraded_under_goal @disruptive @normal
+  Scenario: The master's health is degraded, counting the chunks under goal, while a goal cannot be met
+    Given a file "/data/triple.bin" of 1.5 MB written by a client with goal 3
+    When chunk server "chunkserver-3" is killed
+    Then the master's health becomes degraded within 5 seconds with the check "replication" saying "2 chunks under goal"
+
+  @id.health.waiting_after_master_start @disruptive @normal
+  Scenario: A master that has just started waits for the chunk servers before calling data lost
+    Given a file "/data/single.bin" of 64 KB written by a client with goal 1
+    And every chunk server holding a copy of "/data/single.bin" was killed
+    When the master is stopped and started again
+    Then the master's health becomes degraded within 2 seconds with the check "data" saying "waiting for chunk servers to register"
+    And the master's health becomes critical within 10 seconds with the check "data" saying "1 chunks have no valid copy"

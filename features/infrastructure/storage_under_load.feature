@@ -31,3 +31,12 @@ Feature: Storage operations under load
       | data set | smallest | largest |
       | small    | 1 KB     | 64 KB   |
       | medium   | 1 MB     | 3 MB    |
+
+  @id.load.master_killed @disruptive @blocker
+  Scenario: No acknowledged write is lost when the master is killed under load
+    Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time
+    And the clients have made 6 acknowledged writes, within 60 seconds
+    When the master is killed and started again while the clients go on
+    Then the clients make 12 more acknowledged writes within 60 seconds
+    And no client read back wrong data
+    And no acknowledged write was lost

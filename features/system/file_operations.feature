@@ -95,10 +95,24 @@ Feature: End-to-end file operations
   Scenario: A mistake gets an error that says what is wrong
     Given a file "/docs/inside/page.txt" of 1 KB written by a client with goal 2
     When a client makes these mistakes:
-      | mistake                                            | error               | mention |
-      | creates a file in a directory that does not exist  | not found           | nowhere |
-      | creates a file whose name is 256 bytes long        | invalid argument    | 256     |
-      | removes a directory that is not empty              | failed precondition | inside  |
-      | creates a directory that already exists            | already exists      | inside  |
-      | creates the root directory                         | already exists      | root    |
+      | mistake                                           | error               | mention     |
+      | asks for a file that does not exist               | not found           | missing.txt |
+      | creates a file in a directory that does not exist | not found           | nowhere     |
+      | creates a file whose name is 256 bytes long       | invalid argument    | 256         |
+      | creates a file whose path is 1025 bytes long      | invalid argument    | 1025        |
+      | removes a directory that is not empty             | failed precondition | inside      |
+      | creates a directory that already exists           | already exists      | inside      |
+      | sets a goal of 4 with only 3 chunk servers        | resource exhausted  | 4           |
+      | creates the root directory                        | already exists      | root        |
     Then each mistake is refused with its error and a message that mentions the culprit
+
+  @id.files.no_valid_copy_data_loss @disruptive @critical
+  Scenario: A file whose chunk has no valid copy left reads as data loss
+    Given a file "/docs/single.bin" of 64 KB written by a client with goal 1
+    When every chunk server holding a copy of "/docs/single.bin" is killed
+    Then a client reading "/docs/single.bin" is refused with data loss within 5 seconds
+
+  @id.files.no_chunkserver_online @disruptive @normal
+  Scenario: Writing while no chunk server is online is refused as resource exhausted
+    When every chunk server is killed
+    Then a client writing a new file "/docs/nowhere.bin" is refused with resource exhausted within 5 seconds

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 import os
+import re
 from typing import Callable
 
 from support import rpc
@@ -32,21 +34,79 @@ class MasterSettings:
     chunk_size: int = 1024 * 1024        # small chunks give multi-chunk files cheaply
     default_goal: int = 2
     scrub_interval: float = 0.0          # chunk server background scrub period; 0 = default
-
+    snapshot_every: int = 0              # master metadata snapshot every N changes; 0 = default
 
 
 def topology_flags(role: str, settings: MasterSettings, labels: dict[str, str]) -> list[str]:
     """The daemon flags a node gets from the scenario's topology, the same on every backend
     (each driver adds only where the node listens and how it finds its master)."""
     if role == "master":
-        return ["--heartbeat-interval", str(settings.heartbeat_interval),
-                "--offline-timeout", str(settings.offline_timeout),
-                "--chunk-size", str(settings.chunk_size),
-                "--default-goal", str(settings.default_goal)]
+        flags = ["--heartbeat-interval", str(settings.heartbeat_interval),
+                 "--offline-timeout", str(settings.offline_timeout),
+                 "--chunk-size", str(settings.chunk_size),
+                 "--default-goal", str(settings.default_goal)]
+        if settings.snapshot_every:
+            flags += ["--snapshot-every", str(settings.snapshot_every)]
+        return flags
     flags = [flag for key, value in labels.items() for flag in ("--label", f"{key}={value}")]
     if settings.scrub_interval:
         flags += ["--scrub-interval", str(settings.scrub_interval)]
     return flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One daemon setting as an operator gives it; `place` is "command line", "environment"
+    or "configuration file"."""
+
+    key: str
+    value: str
+    place: str
+
+
+PLACES = ("command line", "environment", "configuration file")
+
+
+def daemon_settings(settings: list[Setting],
+                    base: dict[str, object]) -> tuple[list[str], dict[str, str], str]:
+    """(flags, environment variables, TOML text) that give a daemon `settings`.
+
+    `base` (where the daemon keeps its data, listens, finds its master) goes into the file,
+    the lowest of the three places, so that every setting of the scenario overrides it."""
+    unknown = sorted({s.place for s in settings} - set(PLACES))
+    if unknown:
+        raise ValueError(f"no such place for a setting: {unknown}; places: {PLACES}")
+    in_file = {**base, **{s.key: s.value for s in settings if s.place == "configuration file"}}
+    flags = [part for s in settings if s.place == "command line"
+             for part in ("--" + s.key.replace("_", "-"), s.value)]
+    env = {"MOOSENG_" + s.key.upper(): s.value for s in settings if s.place == "environment"}
+    return flags, env, "".join(f"{key} = {_toml_value(value)}\n" for key, value in in_file.items())
+
+
+def _toml_value(value: object) -> str:
+    """A number as a TOML number (so a bad port in a file is a number, as an operator writes
+    it), anything else as a TOML string."""
+    text = str(value)
+    return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else json.dumps(text)
+
+
+@dataclasses.dataclass
+class DaemonRun:
+    """How a daemon the scenario ran itself ended: exit_code None means it was still running
+    when its time was up (and was then killed)."""
+
+    command: list[str]
+    env: dict[str, str]
+    exit_code: int | None
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        ended = "still running, killed" if self.exit_code is None else f"exit code {self.exit_code}"
+        env = "".join(f"{name}={value} " for name, value in self.env.items())
+        return (f"$ {env}{' '.join(self.command)}\n{ended}\n--- stdout ---\n{self.stdout}\n"
+                f"--- stderr ---\n{self.stderr}")
+
 
 @dataclasses.dataclass
 class Topology:
@@ -121,6 +181,11 @@ class Node(abc.ABC):
     def stored_chunks(self) -> dict[int, int]:
         """{chunk_id: version} of the copies on this chunk server's disk."""
 
+    @abc.abstractmethod
+    def run_beside(self, timeout: float) -> DaemonRun:
+        """Run a second daemon of this node's role on this node's data, with free ports, for
+        at most `timeout` seconds (a master must refuse to share its data with another)."""
+
     def partition(self) -> None:
         """Cut the node off the cluster network (capability 'partition')."""
         raise CapabilityMissing(f"{type(self).__name__} cannot partition a node")
@@ -194,6 +259,12 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
         """Run the admin CLI `mooseng --master <master> ARGS...` against this cluster."""
+
+    @abc.abstractmethod
+    def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
+        """Run a new daemon of `role` outside the cluster (its own empty data, free ports; a
+        chunk server names this cluster's master) with `settings`, for at most `timeout`
+        seconds: how a daemon treats the settings an operator gives it."""
 
     @abc.abstractmethod
     def teardown(self) -> None:

@@ -33,6 +33,7 @@ os.environ["TESTCONTAINERS_CONNECTION_MODE"] = "docker_host"    # /.dockerenv ex
 os.environ["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
 
 import docker  # noqa: E402
+import requests  # noqa: E402
 import docker.errors  # noqa: E402
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool  # noqa: E402
 from testcontainers.core.container import DockerContainer  # noqa: E402
@@ -42,8 +43,8 @@ import mooseng  # noqa: E402
 from support import docker_images, endpoints  # noqa: E402
 from support.drivers import chunk_files  # noqa: E402
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult,  # noqa: E402
-                                  Cluster, ClusterDriver, LoopbackNode, Node, Topology,
-                                  topology_flags)
+                                  Cluster, ClusterDriver, DaemonRun, LoopbackNode, Node,
+                                  Setting, Topology, daemon_settings, topology_flags)
 from support.drivers.ports import free_port  # noqa: E402
 from support.waiting import GiveUp, within  # noqa: E402
 
@@ -364,6 +365,14 @@ class DockerNode(LoopbackNode):
             tar.addfile(member, io.BytesIO(bytes(data)))
         self.container.put_archive(path.rsplit("/", 1)[0], out.getvalue())
 
+    def run_beside(self, timeout: float) -> DaemonRun:
+        command = [f"mooseng-{self.role}", "--data-dir", DATA_DIR, "--host", "127.0.0.1",
+                   "--port", "0", "--http-port", "0"]
+        code, (out, err) = self.container.exec_run(
+            ["timeout", "-s", "KILL", str(max(1, int(timeout))), *command], demux=True)
+        text = [(part or b"").decode(errors="replace") for part in (out, err)]
+        return DaemonRun(command, {}, None if code == 137 else code, *text)
+
     # ------------------------------------------------------------------ network faults
     def partition(self) -> None:
         self.cluster.network_object().disconnect(self.container, force=True)
@@ -594,6 +603,36 @@ class DockerCluster(Cluster):
             member = tar.getmembers()[0]
             with open(local, "wb") as handle:
                 handle.write(tar.extractfile(member).read())
+
+    def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
+        """In a container of its own without a network: only how it treats its settings
+        counts, and it can disturb nothing."""
+        base = {"data_dir": "/tmp/data", "host": "0.0.0.0", "port": 0, "http_port": 0}
+        if role == "chunkserver":
+            base["master"] = self.master.internal_address
+        flags, env, toml = daemon_settings(settings, base)
+        command = [f"mooseng-{role}", "--config", "/tmp/config.toml", *flags]
+        container = self.driver.client.containers.create(
+            self.driver.image, command, environment=env, network_disabled=True,
+            labels={**self.driver.labels, "mooseng.node": f"{role}-run"})
+        try:
+            out = io.BytesIO()
+            with tarfile.open(fileobj=out, mode="w") as tar:
+                info = tarfile.TarInfo("config.toml")
+                info.size = len(toml.encode())
+                tar.addfile(info, io.BytesIO(toml.encode()))
+            container.put_archive("/tmp", out.getvalue())
+            container.start()
+            try:
+                code = container.wait(timeout=timeout)["StatusCode"]
+            except requests.exceptions.RequestException:    # still running when time was up
+                container.kill()
+                code = None
+            return DaemonRun(command, env, code,
+                             container.logs(stdout=True, stderr=False).decode(errors="replace"),
+                             container.logs(stdout=False, stderr=True).decode(errors="replace"))
+        finally:
+            container.remove(force=True)
 
     def teardown(self) -> None:
         """Keep the logs, then let the engine remove the containers and the network in the

@@ -27,8 +27,8 @@ import mooseng
 from support import endpoints
 from support.drivers import chunk_files
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult, Cluster,
-                                  ClusterDriver, LoopbackNode, Node, Topology,
-                                  topology_flags)
+                                  ClusterDriver, DaemonRun, LoopbackNode, Node, Setting,
+                                  Topology, daemon_settings, topology_flags)
 from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
@@ -53,6 +53,20 @@ def _start_time(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
+
+
+def _run(command: list[str], env: dict[str, str], timeout: float) -> DaemonRun:
+    """Run a daemon in the foreground for at most `timeout` seconds (then kill it)."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, env={**os.environ, **env})
+    except subprocess.TimeoutExpired as expired:
+        return DaemonRun(command, env, None, _text(expired.stdout), _text(expired.stderr))
+    return DaemonRun(command, env, done.returncode, done.stdout, done.stderr)
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def _group_alive(pgid: int) -> bool:
@@ -185,6 +199,11 @@ class LocalNode(LoopbackNode):
             return text
         return "\n".join(text.splitlines()[-tail:])
 
+    def run_beside(self, timeout: float) -> DaemonRun:
+        command = [_executable(f"mooseng-{self.role}"), "--data-dir", str(self.data_dir),
+                   "--host", "127.0.0.1", "--port", "0", "--http-port", "0"]
+        return _run(command, {}, timeout)
+
     # ------------------------------------------------------------------ stored chunks
     def _chunk_files(self) -> list[tuple[int, int, Path]]:
         found = []
@@ -259,6 +278,17 @@ class LocalCluster(Cluster):
             return CliResult(list(args), -1, expired.stdout or "",
                              f"(no answer within {timeout} s) {expired.stderr or ''}")
         return CliResult(list(args), done.returncode, done.stdout, done.stderr)
+
+    def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
+        home = Path(tempfile.mkdtemp(prefix=f"{role}-run-", dir=self.workdir))
+        base = {"data_dir": str(home / "data"), "host": "127.0.0.1", "port": 0, "http_port": 0}
+        if role == "chunkserver":
+            base["master"] = self.master.address
+        flags, env, toml = daemon_settings(settings, base)
+        config = home / "config.toml"
+        config.write_text(toml)
+        return _run([_executable(f"mooseng-{role}"), "--config", str(config), *flags], env,
+                    timeout)
 
     def teardown(self) -> None:
         for node in self.nodes:
