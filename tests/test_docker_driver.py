@@ -10,13 +10,15 @@ import pytest
 docker_driver = pytest.importorskip("support.drivers.docker",
                                     reason="the docker driver needs the docker and "
                                            "testcontainers packages")
+from support.drivers import docker_cli, docker_engine  # noqa: E402
+from support.drivers.base import BackendUnavailable  # noqa: E402
 
 RUN = "run00001"
 
 
 def _labels(run, owner, test="1"):
-    return {docker_driver.LABEL: test, docker_driver.LABEL_RUN: run,
-            docker_driver.LABEL_OWNER: owner}
+    return {docker_engine.LABEL: test, docker_engine.LABEL_RUN: run,
+            docker_engine.LABEL_OWNER: owner}
 
 
 def test_sweep_takes_this_runs_and_dead_runs_resources_only():
@@ -24,25 +26,25 @@ def test_sweep_takes_this_runs_and_dead_runs_resources_only():
         ("mine", _labels(RUN, "alive")),
         ("dead-run", _labels("other", "dead")),
         ("live-run", _labels("other", "alive")),
-        ("no-owner", {docker_driver.LABEL: "1", docker_driver.LABEL_RUN: "old"}),
+        ("no-owner", {docker_engine.LABEL: "1", docker_engine.LABEL_RUN: "old"}),
         ("not-ours", {"com.example": "x"}),
         ("not-a-test", _labels("other", "dead", test="0")),
     ]
-    chosen = docker_driver.to_sweep(resources, RUN, alive=lambda owner: owner == "alive")
+    chosen = docker_engine.to_sweep(resources, RUN, alive=lambda owner: owner == "alive")
     assert chosen == ["mine", "dead-run", "no-owner"]
 
 
 def test_owner_token_tells_this_process_from_a_gone_one():
-    assert docker_driver.owner_alive(docker_driver.owner_token())
-    assert not docker_driver.owner_alive(f"{os.getpid()}:0")       # pid reused later
-    assert not docker_driver.owner_alive("999999999:123")
-    assert not docker_driver.owner_alive("")
+    assert docker_engine.owner_alive(docker_engine.owner_token())
+    assert not docker_engine.owner_alive(f"{os.getpid()}:0")       # pid reused later
+    assert not docker_engine.owner_alive("999999999:123")
+    assert not docker_engine.owner_alive("")
 
 
 def test_address_map_translates_advertised_addresses_only():
     table = {"10.213.7.11:9420": "127.0.0.1:40001", "10.213.7.2:9421": "127.0.0.1:40002"}
-    assert docker_driver.translate("10.213.7.11:9420", table) == "127.0.0.1:40001"
-    assert docker_driver.translate("127.0.0.1:5000", table) == "127.0.0.1:5000"
+    assert docker_engine.translate("10.213.7.11:9420", table) == "127.0.0.1:40001"
+    assert docker_engine.translate("127.0.0.1:5000", table) == "127.0.0.1:5000"
 
 
 class _Node:
@@ -62,11 +64,11 @@ def test_address_table_maps_every_node_to_its_published_grpc_port():
 
 def test_subnet_avoids_networks_and_routes_in_use():
     rng = random.Random(1)
-    pool = list(docker_driver.SUBNET_POOL.subnets(new_prefix=24))
+    pool = list(docker_engine.SUBNET_POOL.subnets(new_prefix=24))
     taken = pool[:-1] + [ipaddress.ip_network("172.17.0.0/16")]
-    assert docker_driver.pick_subnet(taken, rng) == pool[-1]
-    with pytest.raises(docker_driver.BackendUnavailable):
-        docker_driver.pick_subnet([docker_driver.SUBNET_POOL], rng)
+    assert docker_engine.pick_subnet(taken, rng) == pool[-1]
+    with pytest.raises(BackendUnavailable):
+        docker_engine.pick_subnet([docker_engine.SUBNET_POOL], rng)
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -79,7 +81,7 @@ def test_subnet_avoids_networks_and_routes_in_use():
     (["fs", "put", "/tmp/only-one-arg"], []),
 ])
 def test_cli_host_files_are_found_for_put_and_get(args, expected):
-    assert docker_driver._fs_file_positions(args) == expected
+    assert docker_cli.fs_file_positions(args) == expected
 
 
 @pytest.mark.skipif(not docker_driver.engine_available(), reason="no Docker engine answers")

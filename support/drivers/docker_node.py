@@ -1,0 +1,326 @@
+"""One MooseNG daemon in its own container: its life cycle (start, stop, kill, pause), its chunk
+files, and network faults (partition, one-sided cuts with iptables inside the container).
+
+Ports are published on 127.0.0.1 only, on host ports chosen when the node is created, so a node
+keeps its addresses across stop/start and a partition as on `local`.
+"""
+
+from __future__ import annotations
+
+# First: it sets testcontainers' configuration, which is read when testcontainers is imported.
+from support.drivers import docker_engine  # noqa: F401  isort: skip
+
+import io
+import tarfile
+from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
+from docker.types import EndpointConfig
+from testcontainers.core.container import DockerContainer
+
+from support import endpoints
+from support.drivers import chunk_files
+from support.drivers.base import (START_TIMEOUT, DaemonRun, LoopbackNode, Node,
+                                  topology_flags)
+from support.drivers.ports import free_port
+from support.waiting import GiveUp, within
+
+if TYPE_CHECKING:
+    from support.drivers.docker import DockerCluster
+
+PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425}}
+DATA_DIR = "/data"
+CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
+
+
+class DockerNode(LoopbackNode):
+    def __init__(self, cluster: "DockerCluster", name: str, role: str, ip: str,
+                 labels: dict[str, str]):
+        self.cluster = cluster
+        self.name = name
+        self.role = role
+        self.ip = ip
+        self.labels = dict(labels)
+        self.container = None          # docker-py Container once created
+        self.ports: dict[str, int] | None = None
+        self.partitioned = False
+        self.cuts: set[str] = set()
+        self._last_logs = ""
+
+    # ------------------------------------------------------------------ addresses
+    @property
+    def internal_address(self) -> str:
+        """Where the other nodes reach its gRPC service (what a chunk server advertises)."""
+        return f"{self.ip}:{PORTS[self.role]['grpc']}"
+
+    def _check_ports(self) -> None:
+        """The published ports must be the reserved ones on 127.0.0.1 after every (re)start and
+        reconnect (docker would hand out new random ports if they were not fixed)."""
+        self.container.reload()
+        published = self.container.attrs["NetworkSettings"]["Ports"] or {}
+        for kind, port in PORTS[self.role].items():
+            bindings = [(b.get("HostIp"), int(b.get("HostPort") or 0))
+                        for b in published.get(f"{port}/tcp") or []]
+            if bindings != [("127.0.0.1", self.ports[kind])]:
+                raise RuntimeError(f"{self.name}: port {port} is published as {bindings}, "
+                                   f"expected 127.0.0.1:{self.ports[kind]} only")
+
+    # ------------------------------------------------------------------ life cycle
+    def _command(self) -> list[str]:
+        inner = PORTS[self.role]
+        common = ["--data-dir", DATA_DIR, "--host", "0.0.0.0",
+                  "--port", str(inner["grpc"]), "--http-port", str(inner["http"])]
+        common += topology_flags(self.role, self.cluster.topology.master, self.labels)
+        if self.role == "master":
+            return ["mooseng-master", *common]
+        return ["mooseng-chunkserver", *common,
+                "--master", self.cluster.master.internal_address,
+                "--advertise", self.internal_address]
+
+    def _create(self) -> None:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self._try_create()
+            except docker.errors.APIError as error:
+                taken = "address already in use" in str(error) or "already allocated" in str(error)
+                if not taken or attempt == CREATE_ATTEMPTS:
+                    raise
+                self.remove()
+                self.container = None
+
+    def _try_create(self) -> None:
+        tc = (DockerContainer(self.cluster.driver.image)
+              .with_command(self._command())
+              .with_network(self.cluster.network)
+              .with_name(f"mooseng-{self.cluster.driver.run_id}-{self.cluster.number:03d}-"
+                         f"{self.name}"))
+        self.ports = {kind: free_port() for kind in PORTS[self.role]}
+        for kind, port in PORTS[self.role].items():
+            tc.ports[f"{port}/tcp"] = ("127.0.0.1", self.ports[kind])
+        tc.with_kwargs(
+            hostname=self.name,
+            labels={**self.cluster.driver.labels, "mooseng.node": self.name},
+            cap_add=["NET_ADMIN"],
+            dns_opt=["timeout:1", "attempts:1"],
+            networking_config={self.cluster.network.name: EndpointConfig(
+                docker.version.__version__, ipv4_address=self.ip)})
+        try:
+            tc.start()
+        finally:
+            self.container = tc._container     # created even if it failed to start: removable
+        self.container.reload()
+
+    def launch(self) -> None:
+        """Start the container without waiting for readiness (so several start in parallel)."""
+        if self.partitioned:
+            raise RuntimeError(f"{self.name} is partitioned: heal() it before start(), "
+                               f"else its /ready cannot be reached")
+        if self.container is None:
+            self._create()
+        else:
+            if self.is_running():
+                raise RuntimeError(f"{self.name} is already running")
+            self.container.start()
+            for ip in self.cuts:      # a restart makes a new network namespace: cut it again
+                self._exec("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
+        self._check_ports()
+
+    def wait_ready(self) -> None:
+        def probe() -> bool:
+            self.container.reload()
+            state = self.container.attrs["State"]
+            if not state["Running"]:
+                raise GiveUp(f"{self.name} exited with code {state['ExitCode']} before it was "
+                             f"ready; its log ends with:\n{self.logs(tail=15)}")
+            return endpoints.is_ready(self.http_address)
+
+        within(START_TIMEOUT, probe, f"{self.name} (container) to answer /ready with 200")
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.is_running():
+            return
+        if self.paused:
+            self.resume()
+        self.container.stop(timeout=int(max(1, round(timeout))))
+        self.container.reload()
+        code = self.container.attrs["State"]["ExitCode"]
+        if code == 137:
+            raise AssertionError(f"{self.name} did not exit within {timeout} s of SIGTERM "
+                                 f"(docker killed it); its log ends with:\n{self.logs(tail=15)}")
+
+    def kill(self) -> None:
+        if self.container is None:
+            return
+        try:
+            self.container.kill()
+        except docker.errors.APIError as error:
+            if "is not running" not in str(error):
+                raise
+        self.container.wait()
+
+    @property
+    def paused(self) -> bool:
+        if self.container is None:
+            return False
+        self.container.reload()
+        return bool(self.container.attrs["State"]["Paused"])
+
+    def pause(self) -> None:
+        self.container.pause()
+
+    def resume(self) -> None:
+        self.container.unpause()
+
+    def is_running(self) -> bool:
+        if self.container is None:
+            return False
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return False
+        return bool(self.container.attrs["State"]["Running"])
+
+    def logs(self, tail: int | None = None) -> str:
+        if self.container is not None:
+            try:
+                self._last_logs = self.container.logs(stdout=True, stderr=True).decode(
+                    errors="replace")
+            except docker.errors.NotFound:
+                pass
+        if tail is None:
+            return self._last_logs
+        return "\n".join(self._last_logs.splitlines()[-tail:])
+
+    # ------------------------------------------------------------------ inside the container
+    def _exec(self, *command: str) -> str:
+        if self.container is None or not self.is_running() or self.paused:
+            raise RuntimeError(f"{self.name} is not running, cannot run {command[0]} in it")
+        code, output = self.container.exec_run(list(command))
+        text = output.decode(errors="replace")
+        if code != 0:
+            raise RuntimeError(f"`{' '.join(command)}` in {self.name} failed ({code}): {text}")
+        return text
+
+    def _chunk_files(self) -> list[tuple[int, int, str, int]]:
+        """(chunk_id, version, path, size) of every .chk file; works on a stopped node too."""
+        if self.role != "chunkserver":
+            raise RuntimeError(f"{self.name} is a {self.role}; only chunk servers store chunks")
+        if self.is_running() and not self.paused:
+            listing = self._exec("find", f"{DATA_DIR}/chunks", "-name", "chunk_*.chk",
+                                 "-printf", "%p %s\\n")
+            entries = [line.rsplit(" ", 1) for line in listing.splitlines() if line.strip()]
+        else:
+            entries = self._archive_listing(f"{DATA_DIR}/chunks")
+        found = []
+        for path, size in entries:
+            named = chunk_files.parse(path)
+            if named:
+                found.append((*named, path, int(size)))
+        return found
+
+    def _archive_listing(self, folder: str) -> list[tuple[str, int]]:
+        try:
+            stream, _ = self.container.get_archive(folder)
+        except docker.errors.NotFound:
+            return []
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            parent = folder.rsplit("/", 1)[0]
+            return [(f"{parent}/{m.name}", m.size) for m in tar.getmembers() if m.isfile()]
+
+    def stored_chunks(self) -> dict[int, int]:
+        return chunk_files.newest_versions(self._chunk_files())
+
+    def corrupt_chunk(self, chunk_id: int | None = None) -> int:
+        cid, _, path, size = chunk_files.copy_to_corrupt(self.name, self._chunk_files(), chunk_id,
+                                                         size=lambda c: c[3])
+        offsets = chunk_files.offsets_to_flip(size)
+        if self.is_running() and not self.paused:
+            self._exec("python3", "-c", _FLIP_BYTES, path, *map(str, offsets))
+        else:
+            self._flip_in_archive(path, offsets)
+        return cid
+
+    def _flip_in_archive(self, path: str, offsets: list[int]) -> None:
+        stream, _ = self.container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.getmembers()[0]
+            data = bytearray(tar.extractfile(member).read())
+        for offset in offsets:
+            data[offset] ^= 0xFF
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            tar.addfile(member, io.BytesIO(bytes(data)))
+        self.container.put_archive(path.rsplit("/", 1)[0], out.getvalue())
+
+    def run_beside(self, timeout: float) -> DaemonRun:
+        command = [f"mooseng-{self.role}", "--data-dir", DATA_DIR, "--host", "127.0.0.1",
+                   "--port", "0", "--http-port", "0"]
+        code, (out, err) = self.container.exec_run(
+            ["timeout", "-s", "KILL", str(max(1, int(timeout))), *command], demux=True)
+        text = [(part or b"").decode(errors="replace") for part in (out, err)]
+        return DaemonRun(command, {}, None if code == 137 else code, *text)
+
+    # ------------------------------------------------------------------ network faults
+    def partition(self) -> None:
+        self.cluster.network_object().disconnect(self.container, force=True)
+        self.partitioned = True
+
+    def heal(self) -> None:
+        if not self.partitioned:
+            return
+        self.cluster.network_object().connect(self.container, ipv4_address=self.ip)
+        self.partitioned = False
+        if self.is_running():        # a stopped node gets its address and ports when started
+            self._check_ports()
+            networks = self.container.attrs["NetworkSettings"]["Networks"]
+            got = networks.get(self.cluster.network.name, {}).get("IPAddress")
+            if got != self.ip:
+                raise RuntimeError(f"{self.name} came back with IP {got}, expected {self.ip}")
+
+    def _peer_ip(self, other: "Node | str") -> str:
+        if other == "client":
+            return self.cluster.gateway   # the test process reaches containers via the gateway
+        if isinstance(other, DockerNode):
+            return other.ip
+        raise ValueError(f"cannot cut {self.name} from {other!r}: give a node or 'client'")
+
+    def cut_from(self, other: "Node | str") -> None:
+        ip = self._peer_ip(other)
+        if ip not in self.cuts:
+            self._exec("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
+            self.cuts.add(ip)
+
+    def restore_to(self, other: "Node | str") -> None:
+        ip = self._peer_ip(other)
+        if ip in self.cuts:
+            self._exec("iptables", "-D", "OUTPUT", "-d", ip, "-j", "DROP")
+            self.cuts.discard(ip)
+
+    def remove(self) -> None:
+        if self.container is None:
+            return
+        self.logs()   # keep the last logs for a report made after teardown
+        try:
+            self.container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+_FLIP_BYTES = """
+import os, sys
+path, offsets = sys.argv[1], [int(o) for o in sys.argv[2:]]
+with open(path, "r+b") as handle:
+    for offset in offsets:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    handle.flush()
+    os.fsync(handle.fileno())
+"""
+
