@@ -6,6 +6,7 @@ from hamcrest import any_of, assert_that, equal_to, has_items
 
 from support import endpoints
 from support.matchers import eventually, health_status
+from support.waiting import throughout
 
 
 def _names(text: str) -> list[str]:
@@ -80,6 +81,13 @@ def step_health_503(context):
 def step_health_becomes(context, status, seconds):
     eventually(seconds, lambda: _master_health(context.world), health_status(status),
                "the master's health")
+
+
+@then("the master's health stays {status} for {seconds:g} seconds")
+def step_health_stays(context, status, seconds):
+    matcher = health_status(status)
+    throughout(seconds, lambda: _master_health(context.world), f"the master's health {status}",
+               until=matcher.matches)
 
 
 @then('the master\'s health becomes {status} within {seconds:g} seconds with the check '

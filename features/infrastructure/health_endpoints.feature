@@ -28,6 +28,7 @@ Feature: Health check endpoints
     Given chunk server "chunkserver-2" was killed and the master's health became degraded
     When chunk server "chunkserver-2" starts again
     Then the master's health becomes healthy within 10 seconds
+    And the master's health stays healthy for 3 seconds
 
   @id.health.critical_without_copy @disruptive @critical
   Scenario: The master's health is critical when a chunk has no valid copy left
