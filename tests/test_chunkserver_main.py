@@ -12,12 +12,23 @@ import grpc
 
 from mooseng.chunkserver.config import ChunkServerConfig
 from mooseng.chunkserver.main import main
+from mooseng.chunkserver.server import advertised
 from mooseng.common import config
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 from conftest import wait_for
 from test_chunkserver_service import free_port
+
+
+def test_advertised_address_in_every_form():
+    """--advertise takes host, host:port, [v6] or [v6]:port; without a port the real one."""
+    def where(advertise):
+        return advertised(ChunkServerConfig(data_dir="/d", advertise=advertise), 9420)
+    assert where("cs1.example") == ("cs1.example", 9420)
+    assert where("10.0.0.5:7000") == ("10.0.0.5", 7000)
+    assert where("[fd00::5]:7000") == ("fd00::5", 7000)
+    assert where("[fd00::5]") == ("fd00::5", 9420)
 
 
 def test_settings_from_flags_env_and_toml(tmp_path, monkeypatch):
