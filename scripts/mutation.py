@@ -45,12 +45,15 @@ def main(argv: list[str]) -> int:
     if command != "report":
         prepare_work_copy()
     names = groups or list(campaign["groups"])
+    started = time.monotonic()
     for name in names:
         if command == "run":
             run_group(campaign, name)
         elif command == "survivors":
             rerun_survivors(campaign, name)
     write_report(campaign)
+    if command != "report":
+        print(f"mutation: {command} took {(time.monotonic() - started) / 60:.0f} min")
     return 0
 
 
