@@ -4,6 +4,7 @@ labels reported, and a clean exit on SIGTERM."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -22,13 +23,18 @@ from test_chunkserver_service import free_port
 
 
 def test_advertised_address_in_every_form():
-    """--advertise takes host, host:port, [v6] or [v6]:port; without a port the real one."""
+    """--advertise takes host, host:port, [v6] or [v6]:port (without a port: the real one);
+    without it, the listening address, or this machine's when listening on every address."""
     def where(advertise):
         return advertised(ChunkServerConfig(data_dir="/d", advertise=advertise), 9420)
     assert where("cs1.example") == ("cs1.example", 9420)
     assert where("10.0.0.5:7000") == ("10.0.0.5", 7000)
     assert where("[fd00::5]:7000") == ("fd00::5", 7000)
     assert where("[fd00::5]") == ("fd00::5", 9420)
+    listening = ChunkServerConfig(data_dir="/d", host="127.0.0.2")
+    assert advertised(listening, 9420) == ("127.0.0.2", 9420)
+    everywhere = ChunkServerConfig(data_dir="/d", host="0.0.0.0")     # in a container
+    assert advertised(everywhere, 9420) == (socket.gethostbyname(socket.gethostname()), 9420)
 
 
 def test_settings_from_flags_env_and_toml(tmp_path, monkeypatch):

@@ -130,6 +130,20 @@ def test_snapshot_every_n_entries_then_replay_of_the_rest(tmp_path):
     again.close()
 
 
+def test_a_snapshot_waits_for_snapshot_every_changes(tmp_path):
+    master = core(tmp_path, snapshot_every=10)
+    last = master.snapshot_version
+    number = 0
+    while master.state.version - last < 9:
+        master.mkdir(f"/d{number}", False)
+        number += 1
+    assert master.snapshot_version == last           # 9 changes: no snapshot yet
+    master.mkdir(f"/d{number}", False)
+    assert master.snapshot_version == master.state.version   # the 10th starts one
+    master._snapshot_thread.join()
+    master.close()
+
+
 def test_clean_stop_writes_a_snapshot(tmp_path):
     master = core(tmp_path)
     master.mkdir("/a", False)
