@@ -303,7 +303,7 @@ class LocalDriver(ClusterDriver):
     capabilities = frozenset({"kill", "pause", "corrupt"})
 
     def __init__(self, root: str | None = None):
-        self.root = Path(root or tempfile.mkdtemp(prefix="mooseng-acceptance-"))
+        self._root = Path(root) if root else None
         self.clusters: set[LocalCluster] = set()
         self.processes: list[subprocess.Popen] = []
         self._count = 0
@@ -313,6 +313,13 @@ class LocalDriver(ClusterDriver):
         PID_DIR.mkdir(exist_ok=True)
         (PID_DIR / str(process.pid)).write_text(json.dumps(
             {"run": os.getpid(), "started": _start_time(process.pid), "args": process.args}))
+
+    @property
+    def root(self) -> Path:
+        """Made on first use, so a driver that only sweeps or checks leaves no directory."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="mooseng-acceptance-"))
+        return self._root
 
     def start_cluster(self, topology: Topology, scenario: str) -> LocalCluster:
         self._count += 1
@@ -354,8 +361,8 @@ class LocalDriver(ClusterDriver):
                     pass
                 process.wait()
             (PID_DIR / str(process.pid)).unlink(missing_ok=True)
-        if self.root.is_dir() and not any(self.root.iterdir()):
-            self.root.rmdir()   # kept only while it holds a preserved cluster
+        if self._root is not None and self._root.is_dir() and not any(self._root.iterdir()):
+            self._root.rmdir()   # kept only while it holds a preserved cluster
 
     def sweep(self) -> None:
         """Kill what an interrupted earlier run left behind (its pid files say what)."""
