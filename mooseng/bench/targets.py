@@ -35,8 +35,9 @@ class MooseNGTarget:
 
 class DirectoryTarget:
     """Paths are relative to `root` (a leading '/' means the root of the target, as for
-    MooseNG). Files are unbuffered; finishing one is fsync then close, the durable close of a
-    POSIX file system (and what MooseFS needs to write its chunks before acknowledging)."""
+    MooseNG). Finishing a file is flush, fsync, close: the durable close of a POSIX file system
+    (and what makes MooseFS write its chunks before acknowledging). Python's buffered files
+    pass large writes straight through and finish partial reads and writes."""
 
     def __init__(self, root: str):
         self.root = root
@@ -48,16 +49,17 @@ class DirectoryTarget:
         os.makedirs(self._local(path), exist_ok=True)
 
     def create(self, path: str, exclusive: bool = False) -> BinaryIO:
-        return open(self._local(path), "xb" if exclusive else "wb", buffering=0)
+        return open(self._local(path), "xb" if exclusive else "wb")
 
     def finish(self, handle) -> None:
         try:
+            handle.flush()
             os.fsync(handle.fileno())
         finally:
             handle.close()
 
     def open(self, path: str) -> BinaryIO:
-        return open(self._local(path), "rb", buffering=0)
+        return open(self._local(path), "rb")
 
     def remove(self, path: str) -> None:
         shutil.rmtree(self._local(path))
