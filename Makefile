@@ -5,7 +5,8 @@
 
 BEHAVE_ARGS ?=
 
-.PHONY: acceptance test report setup engine allure pytest mutation mutation-survivors clean
+.PHONY: acceptance test report setup engine allure pytest mutation mutation-survivors \
+	bench-vs-moosefs clean
 
 acceptance: setup engine allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -26,6 +27,11 @@ mutation: setup
 
 mutation-survivors: setup
 	.venv/bin/python scripts/mutation.py survivors $(GROUPS)
+
+# The mooseng bench workloads on MooseFS 3.0 and on MooseNG side by side (root and FUSE; see
+# README). BENCH_ARGS passes options: BENCH_ARGS="--rounds 1 --size 64MiB --files 200".
+bench-vs-moosefs: setup
+	.venv/bin/python scripts/bench_vs_moosefs.py $(BENCH_ARGS)
 
 setup:
 	@scripts/setup-venv.sh

@@ -6,10 +6,11 @@ import os
 import sys
 
 from mooseng import __version__
+from mooseng.bench import workloads
 from mooseng.client import Client
-from mooseng.common.config import parse_size
 
 from . import bench, cluster, fs
+from .argtypes import positive
 from .errors import describe
 
 DEFAULT_MASTER = "127.0.0.1:9421"
@@ -27,23 +28,6 @@ def with_port(address: str) -> str:
     if sep and port.isdigit() and not host.endswith(":"):
         return address
     return f"{address}:{DEFAULT_MASTER.rsplit(':', 1)[1]}"
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,14 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(commands, "bench", None, "benchmark a running cluster")
     p.set_defaults(bench=True)
-    p.add_argument("--size", type=_size, default=256 * 1024**2,
-                   help="size of the large file (default 256MiB; 0 skips it)")
-    p.add_argument("--files", type=int, default=1000, help="small files to create (default "
-                                                           "1000; 0 skips them)")
-    p.add_argument("--file-size", type=_size, default=4096, help="small file size (default 4KiB)")
-    p.add_argument("--goal", type=_positive, default=2, help="goal of the files (default 2)")
-    p.add_argument("--threads", type=_positive, default=1,
-                   help="threads creating small files (default 1)")
+    workloads.add_options(p)
+    p.add_argument("--goal", type=positive, default=2, help="goal of the files (default 2)")
+    p.add_argument("--drop-caches", action="store_true",
+                   help="drop this machine's page cache before the read (root; makes the read "
+                        "cold for chunk servers running here)")
     p.add_argument("--dir", help="directory to work in (default: a new /.mooseng-bench-*)")
 
     fs_parser = commands.add_parser("fs", help="file commands", description="file commands")
@@ -88,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(fs_commands, "put", fs.put, "copy a local file into MooseNG")
     p.add_argument("local", metavar="LOCAL")
     p.add_argument("path", metavar="PATH")
-    p.add_argument("--goal", type=_positive, help="copies of every chunk (default: inherited)")
+    p.add_argument("--goal", type=positive, help="copies of every chunk (default: inherited)")
     p = command(fs_commands, "get", fs.get, "copy a MooseNG file to a local file")
     p.add_argument("path", metavar="PATH")
     p.add_argument("local", metavar="LOCAL")
@@ -108,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SRC")
     p.add_argument("destination", metavar="DST")
     p = command(fs_commands, "setgoal", fs.setgoal, "set the number of copies")
-    p.add_argument("goal", metavar="N", type=_positive)
+    p.add_argument("goal", metavar="N", type=positive)
     p.add_argument("path", metavar="PATH")
     p.add_argument("-r", dest="recursive", action="store_true", help="apply to a whole subtree")
     return parser

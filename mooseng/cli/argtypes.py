@@ -1,0 +1,27 @@
+"""argparse types for sizes and counts, shared by the `mooseng` commands and the benchmark
+options, so a bad value is the same one-line usage error everywhere."""
+
+import argparse
+
+from mooseng.common.config import parse_size
+
+
+def size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def count(text: str, minimum: int = 0) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+    return value
+
+
+def positive(text: str) -> int:
+    return count(text, minimum=1)
