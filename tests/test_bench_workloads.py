@@ -52,7 +52,13 @@ def test_labels_name_size_count_and_writers():
 def check_results(results: dict, settings: workloads.Settings) -> None:
     assert list(results) == [w.key for w in workloads.planned(settings)]
     for workload in workloads.planned(settings):
-        assert results[workload.key][workload.field] > 0
+        result = results[workload.key]
+        assert result[workload.field] > 0
+        # the rate is the amount over the time, within the rounding of both (seconds to 1 ms)
+        amount = result["bytes"] / workloads.MB if "bytes" in result else result["files"]
+        fastest = amount / max(result["seconds"] - 0.0005, 1e-9)
+        slowest = amount / (result["seconds"] + 0.0005)
+        assert slowest - 0.05 <= result[workload.field] <= fastest + 0.05, (workload.key, result)
     assert results["write"]["bytes"] == results["read"]["bytes"] == settings.size
     assert results["small_files"]["threads"] == 1
     assert results["small_files_concurrent"]["threads"] == settings.writers
