@@ -229,6 +229,15 @@ def step_every_registered(context):
             f"{node.name} names its master {status.master!r}, not {context.world.master.address}"
 
 
+@then("every chunk server has registered with the master again within {seconds:g} seconds")
+def step_all_registered_again(context, seconds):
+    """A restarted master knows a copy only once its chunk server has registered again: until
+    then the copy is unknown, not lost."""
+    count = len(context.world.cluster.chunkservers)
+    within(seconds, lambda: len(_online(context.world)),
+           f"the master to list all {count} chunk servers online", until=lambda n: n == count)
+
+
 @then("the cluster status counts {count:d} chunk servers online")
 def step_status_counts(context, count):
     status = context.world.client().status()

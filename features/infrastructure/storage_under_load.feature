@@ -38,5 +38,6 @@ Feature: Storage operations under load
     And the clients have made 6 acknowledged writes, within 60 seconds
     When the master is killed and started again while the clients go on
     Then the clients make 12 more acknowledged writes within 60 seconds
+    And every chunk server has registered with the master again within 30 seconds
     And no client read back wrong data
     And no acknowledged write was lost
