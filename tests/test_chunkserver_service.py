@@ -62,9 +62,13 @@ def pair(tmp_path):
 
 
 def write_chunk(stub, data: bytes, chunk_id: int, version: int, chain=(), base=0, offset=0,
-                timeout=30.0):
+                timeout=30.0, inline=False):
+    """A WriteChunk stream, or with `inline` the one-message WriteChunkInline."""
     header = pb.WriteChunkHeader(chunk_id=chunk_id, version=version, base_version=base,
                                  offset=offset, chain=list(chain), data_length=len(data))
+    if inline:
+        return stub.WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=data),
+                                     timeout=timeout)
     frames = [pb.WriteChunkRequest(header=header)]
     frames += [pb.WriteChunkRequest(data=data[i:i + FRAME]) for i in range(0, len(data), FRAME)]
     return stub.WriteChunk(iter(frames), timeout=timeout)
@@ -109,12 +113,13 @@ def test_chained_write_lands_on_both_servers_and_reads_back(pair):
     assert metric(cs2, "mooseng_chunkserver_bytes_read_total") == len(data) + 100000
 
 
-def test_new_version_from_base_through_the_chain(pair):
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_new_version_from_base_through_the_chain(pair, inline):
     (cs1, cs2), stub = pair
     base = pattern(200000)
     write_chunk(stub(cs1), base, 9, 1, chain=[cs2.address])
     reply = write_chunk(stub(cs1), b"NEW" * 1000, 9, 2, chain=[cs2.address], base=1,
-                        offset=150000)
+                        offset=150000, inline=inline)
     assert reply.chunk_length == 200000
     want = base[:150000] + b"NEW" * 1000 + base[153000:]
     for server in (cs1, cs2):
@@ -122,37 +127,44 @@ def test_new_version_from_base_through_the_chain(pair):
         assert read_chunk(stub(server), 9, 1) == base
 
 
-def test_truncate_through_the_chain(pair):
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_truncate_through_the_chain(pair, inline):
     (cs1, cs2), stub = pair
     write_chunk(stub(cs1), pattern(300000), 4, 1, chain=[cs2.address])
     header = pb.WriteChunkHeader(chunk_id=4, version=2, base_version=1, chain=[cs2.address],
                                  truncate=True, truncate_length=1000)
-    reply = stub(cs1).WriteChunk(iter([pb.WriteChunkRequest(header=header)]), timeout=10)
+    if inline:
+        reply = stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header), timeout=10)
+    else:
+        reply = stub(cs1).WriteChunk(iter([pb.WriteChunkRequest(header=header)]), timeout=10)
     assert reply.chunk_length == 1000
     assert read_chunk(stub(cs2), 4, 2) == pattern(1000)
 
 
-def test_failed_downstream_server_is_named(pair):
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_failed_downstream_server_is_named(pair, inline):
     (cs1, cs2), stub = pair
     dead = f"127.0.0.1:{free_port()}"
     with pytest.raises(grpc.RpcError) as caught:
-        write_chunk(stub(cs1), pattern(FRAME), 10, 1, chain=[cs2.address, dead])
+        write_chunk(stub(cs1), pattern(FRAME), 10, 1, chain=[cs2.address, dead], inline=inline)
     error = caught.value
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert dict(error.trailing_metadata())[FAILED_SERVER_KEY] == dead
     assert dead in error.details()
 
 
-def test_missing_base_version_blames_that_server(pair):
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_missing_base_version_blames_that_server(pair, inline):
     (cs1, cs2), stub = pair
     write_chunk(stub(cs1), b"only here", 11, 1)
     with pytest.raises(grpc.RpcError) as caught:
-        write_chunk(stub(cs1), b"x", 11, 2, chain=[cs2.address], base=1)
+        write_chunk(stub(cs1), b"x", 11, 2, chain=[cs2.address], base=1, inline=inline)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
 
 
-def test_a_copy_the_disk_cannot_take_blames_that_server(pair):
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_a_copy_the_disk_cannot_take_blames_that_server(pair, inline):
     """A disk error starting a copy is a chain failure naming this server (so the client retries
     without it), never an unexplained UNKNOWN status."""
     (_, cs2), stub = pair
@@ -161,7 +173,7 @@ def test_a_copy_the_disk_cannot_take_blames_that_server(pair):
     with open(directory, "w"):   # the chunk's directory is now a file: opening fails
         pass
     with pytest.raises(grpc.RpcError) as caught:
-        write_chunk(stub(cs2), b"x", 12, 1)
+        write_chunk(stub(cs2), b"x", 12, 1, inline=inline)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
     assert "cannot start version 1" in caught.value.details()
@@ -293,6 +305,21 @@ def test_a_stream_not_carrying_the_announced_bytes_is_refused(pair):
         assert not cs1.store.has(chunk_id, 1)
     assert not cs2.store.has(71, 1)
     assert write_chunk(stub(cs1), pattern(FRAME + 10), 71, 1, chain=[cs2.address]).written_ids
+
+
+def test_an_inline_write_not_carrying_the_announced_bytes_is_refused(pair):
+    (cs1, cs2), stub = pair
+    for chunk_id, announced, data in ((73, 100, b"x" * 10), (74, 10, b"x" * 100)):
+        header = pb.WriteChunkHeader(chunk_id=chunk_id, version=1, chain=[cs2.address],
+                                     data_length=announced)
+        with pytest.raises(grpc.RpcError) as error:
+            stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=data),
+                                       timeout=30)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"{announced} data bytes" in error.value.details()
+        wait_for(lambda: cs1.service.active_operations == cs2.service.active_operations == 0,
+                 "both servers to finish the call")
+        assert not cs1.store.has(chunk_id, 1) and not cs2.store.has(chunk_id, 1)
 
 
 def test_cancelled_write_leaves_no_temp_files(pair):

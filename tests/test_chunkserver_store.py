@@ -216,26 +216,60 @@ def test_without_o_direct(store, monkeypatch):
     assert store.verify(7, 1) == []
 
 
-def test_commit_makes_data_and_crcs_durable_before_the_renames_then_syncs_the_directory_once(
-        store, monkeypatch):
-    """The durability contract with as few journal commits as it allows: both files fsynced
-    (together), both renamed, one fsync of the directory."""
+def _record_sync_events(store, monkeypatch) -> list:
+    """(fsync|rename, file name, whether the store already listed the copy) in order."""
     events = []
     real_fsync, real_rename = os.fsync, os.rename
 
     def fsync(fd):
         path = os.readlink(f"/proc/self/fd/{fd}")
         real_fsync(fd)
-        events.append(("fsync", os.path.basename(path).split(".tmp")[0]))
+        events.append(("fsync", os.path.basename(path).split(".tmp")[0], store.count()))
 
     def rename(src, dst):
         real_rename(src, dst)
-        events.append(("rename", os.path.basename(dst)))
+        events.append(("rename", os.path.basename(dst), store.count()))
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "rename", rename)
+    return events
+
+
+NAME = "chunk_0000000000000042_00000007"
+
+
+def test_a_client_write_is_named_then_data_crcs_and_directory_are_synced_in_one_round(
+        store, monkeypatch):
+    """One journal commit covers data, CRCs and names; the copy is listed only after it."""
+    events = _record_sync_events(store, monkeypatch)
     put(store, 0x42, 7, b"durable")
-    name = "chunk_0000000000000042_00000007"
-    assert sorted(events[:2]) == [("fsync", f"{name}.chk"), ("fsync", f"{name}.crc")]
-    assert events[2:] == [("rename", f"{name}.crc"), ("rename", f"{name}.chk"),
-                          ("fsync", "42")]
+    assert events[:2] == [("rename", f"{NAME}.crc", 0), ("rename", f"{NAME}.chk", 0)]
+    assert sorted(events[2:]) == [("fsync", "42", 0), ("fsync", f"{NAME}.chk", 0),
+                                  ("fsync", f"{NAME}.crc", 0)]
+    assert store.has(0x42, 7)
+
+
+def test_a_replicated_copy_is_durable_before_it_is_named(store, monkeypatch):
+    """A replica is of a committed version: a power cut must never leave it named but torn."""
+    events = _record_sync_events(store, monkeypatch)
+    writer = store.begin(0x42, 7, replica=True)
+    writer.write(0, b"durable")
+    writer.commit()
+    assert sorted(events[:2]) == [("fsync", f"{NAME}.chk", 0), ("fsync", f"{NAME}.crc", 0)]
+    assert events[2:] == [("rename", f"{NAME}.crc", 0), ("rename", f"{NAME}.chk", 0),
+                          ("fsync", "42", 0)]
+
+
+def test_a_copy_whose_sync_fails_after_naming_leaves_no_file_behind(store, monkeypatch):
+    def fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    writer = store.begin(0x42, 7)
+    writer.write(0, b"lost")
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError):
+        writer.commit()
+    monkeypatch.undo()
+    assert not store.has(0x42, 7)
+    assert [name for _, _, names in os.walk(store.data_dir) for name in names
+            if name.startswith("chunk_")] == []

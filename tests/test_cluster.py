@@ -40,6 +40,28 @@ def test_empty_file(cluster):
         assert handle.read(10) == b""
 
 
+@pytest.mark.parametrize("fresh_for, allocations", [(10.0, []), (0.0, ["AllocateChunk"])],
+                         ids=["grant-used", "grant-too-old"])
+def test_a_small_file_uses_the_chunk_grant_that_came_with_its_creation(
+        cluster, monkeypatch, fresh_for, allocations):
+    """Create brings the first chunk's grant: a small file is Create, WriteChunkInline,
+    CommitChunk. A grant older than FIRST_CHUNK_FRESH (its lease may be gone) is not used."""
+    from mooseng.client import io as client_io
+    from mooseng.client.master import MasterSession
+
+    monkeypatch.setattr(client_io, "FIRST_CHUNK_FRESH", fresh_for)
+    calls = []
+    real = MasterSession.call
+    monkeypatch.setattr(MasterSession, "call",
+                        lambda self, method, *a, **k: calls.append(method) or real(
+                            self, method, *a, **k))
+    c = cluster.client()
+    with c.open(f"/granted-{fresh_for}.bin", "xb", goal=2) as handle:
+        handle.write(b"small")
+    assert calls == ["Create", *allocations, "CommitChunk"]
+    assert c.read_bytes(f"/granted-{fresh_for}.bin") == b"small"
+
+
 def test_link_counts_follow_posix(cluster):
     c = cluster.client()
     c.mkdir("/links/a", parents=True)

@@ -221,6 +221,29 @@ def test_write_path_replication_offline_and_cleanup(running):
     wait_for(all_deleted, "DELETE of the removed file's chunk on both live holders")
 
 
+def test_create_of_an_empty_file_can_bring_the_first_chunk_grant(running):
+    """A small file's first chunk comes with its creation: one round trip less."""
+    m = running.master
+    created = m.Create(pb.CreateRequest(path="/early", allocate_first_chunk=True))
+    assert not created.HasField("first_chunk"), "no chunk server yet: the file only"
+    assert created.attr.size == 0
+    running.register("cs1")
+    running.register("cs2")
+    m.SetGoal(pb.SetGoalRequest(path="/", goal=2))
+    plain = m.Create(pb.CreateRequest(path="/plain"))
+    assert not plain.HasField("first_chunk")
+    created = m.Create(pb.CreateRequest(path="/f", allocate_first_chunk=True))
+    grant = created.first_chunk
+    assert grant.base_version == 0 and sorted(grant.chain_ids) == ["cs1", "cs2"]
+    m.CommitChunk(pb.CommitChunkRequest(
+        inode=created.attr.inode, chunk_index=0, chunk_id=grant.chunk_id, version=grant.version,
+        lease_id=grant.lease_id, server_ids=list(grant.chain_ids), chunk_length=5,
+        file_size=5))
+    again = m.Create(pb.CreateRequest(path="/f", allocate_first_chunk=True))
+    assert again.attr.size == 5 and not again.HasField("first_chunk"), \
+        "a file with data gets no grant: its writer allocates what it writes"
+
+
 def test_unknown_heartbeat_reregisters_and_register_replaces_copies(running):
     assert running.heartbeat("cs9").reregister is True
     running.register("cs1")

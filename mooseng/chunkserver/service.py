@@ -72,7 +72,7 @@ class _Forwarder:
                         raise ChainFailure(self.address, f"chunk server {self.address} accepted "
                                                          f"no data for {STALL_TIMEOUT:.0f} s")
         except grpc.RpcError as error:
-            raise self._failure(error) from None
+            raise _chain_failure(self.address, error) from None
 
     def result(self) -> pb.WriteChunkReply:
         try:
@@ -82,7 +82,7 @@ class _Forwarder:
             raise ChainFailure(self.address, f"chunk server {self.address} did not confirm the "
                                              f"write within {COMMIT_TIMEOUT:.0f} s") from None
         except grpc.RpcError as error:
-            raise self._failure(error) from None
+            raise _chain_failure(self.address, error) from None
 
     def cancel(self) -> None:
         """Stop the downstream call and release the thread feeding it."""
@@ -92,12 +92,44 @@ class _Forwarder:
         except queue.Full:
             pass
 
-    def _failure(self, error: grpc.RpcError) -> ChainFailure:
-        blamed = dict(error.trailing_metadata() or ()).get(FAILED_SERVER_KEY)
-        if blamed:
-            return ChainFailure(blamed, error.details() or f"chunk server {blamed} failed")
-        return ChainFailure(self.address, f"chunk server {self.address} failed: "
-                                          f"{error.code().name} {error.details() or ''}".strip())
+
+
+class _InlineForwarder:
+    """The next hop of an inline write: one unary call carrying the header and the frame, sent
+    as soon as the frame is known so the next server stores it while this one does."""
+
+    def __init__(self, channel: grpc.Channel, address: str, header: pb.WriteChunkHeader,
+                 timeout: float | None):
+        self.address = address
+        self._stub = pb_grpc.ChunkServerStub(channel)
+        self._header = header
+        self._timeout = timeout
+        self._future = None
+
+    def send(self, item) -> None:
+        if self._future is None:
+            data = item.data if item is not None else b""
+            self._future = self._stub.WriteChunkInline.future(
+                pb.WriteChunkInlineRequest(header=self._header, data=data), timeout=self._timeout)
+
+    def result(self) -> pb.WriteChunkReply:
+        try:
+            return self._future.result()
+        except grpc.RpcError as error:
+            raise _chain_failure(self.address, error) from None
+
+    def cancel(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+
+
+def _chain_failure(address: str, error: grpc.RpcError) -> ChainFailure:
+    """Blame the server the next hop named, else the next hop itself."""
+    blamed = dict(error.trailing_metadata() or ()).get(FAILED_SERVER_KEY)
+    if blamed:
+        return ChainFailure(blamed, error.details() or f"chunk server {blamed} failed")
+    return ChainFailure(address, f"chunk server {address} failed: "
+                                 f"{error.code().name} {error.details() or ''}".strip())
 
 
 class _LocalWrites:
@@ -250,10 +282,17 @@ class ChunkService(pb_grpc.ChunkServerServicer):
         if first is None or first.WhichOneof("body") != "header":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "WriteChunk must start with a header message")
-        header = first.header
+        return self._write_answered(first.header, request_iterator, context, _Forwarder)
+
+    def WriteChunkInline(self, request, context):  # noqa: N802 (gRPC API)
+        frames = [request] if request.data else []
+        return self._write_answered(request.header, frames, context, _InlineForwarder)
+
+    def _write_answered(self, header: pb.WriteChunkHeader, frames, context, forwarder_type):
+        """_write with its failures turned into the status codes the client acts on."""
         self._track(1)
         try:
-            reply = self._write(header, request_iterator, context)
+            reply = self._write(header, frames, context, forwarder_type)
         except ChainFailure as failure:
             log.warning("chunk write failed", extra=kv(
                 chunk=describe(header.chunk_id, header.version), failed_server=failure.server,
@@ -268,7 +307,8 @@ class ChunkService(pb_grpc.ChunkServerServicer):
             self._track(-1)
         return reply
 
-    def _write(self, header: pb.WriteChunkHeader, frames, context) -> pb.WriteChunkReply:
+    def _write(self, header: pb.WriteChunkHeader, frames, context,
+               forwarder_type) -> pb.WriteChunkReply:
         me = self._address()
         forwarder = None
         try:
@@ -277,8 +317,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 following.CopyFrom(header)
                 del following.chain[:]
                 following.chain.extend(header.chain[1:])
-                forwarder = _Forwarder(self.peers.get(header.chain[0]), header.chain[0],
-                                       following, context.time_remaining())
+                # A caller without a deadline has an endless time_remaining(): not usable.
+                forwarder = forwarder_type(self.peers.get(header.chain[0]), header.chain[0],
+                                           following,
+                                           min(context.time_remaining(), COMMIT_TIMEOUT))
                 context.add_callback(forwarder.cancel)
             writer = self.store.begin(header.chunk_id, header.version, header.base_version)
         except (MooseNGError, OSError) as error:

@@ -3,8 +3,14 @@
 Layout (the test drivers rely on it): `<data_dir>/chunks/<id % 256 as 2 hex>/` holds
 `chunk_<id as 16 hex>_<version as 8 hex>.chk` with exactly the chunk's bytes and the same name
 with `.crc`: one big-endian CRC32 per 64 KiB block. A new version is built in temp files; the
-`.crc` is renamed into place first and the rename of the `.chk` is the commit point, so a crash
-leaves either the whole new copy or only temp files and stray `.crc` files, removed at start-up.
+`.crc` is renamed into place before the `.chk`, so a crash leaves whole copies, temp files and
+stray `.crc` files (removed at start-up).
+
+A copy counts (is listed, reported, acknowledged) once its data, CRCs and name are on disk. A
+client's new version is named first and then synced, so that one journal commit makes all three
+durable; the master commits that version only once every server of the chain synced it, so a
+copy cut short by a power loss before then is of a version the master deletes as stale. A
+replicated copy is of a version already committed: it is synced before it gets its name.
 """
 
 import array
@@ -103,18 +109,23 @@ def _copy(src: int, dst: int, length: int) -> None:
 _SYNCER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync")
 
 
-def _fsync_together(first: int, second: int) -> None:
-    """fsync two files at the same time: the file system can make both durable with one
-    journal commit instead of one each (a commit is most of an fsync's cost)."""
-    pending = _SYNCER.submit(os.fsync, second)
+def _fsync_together(first: int, *others: int) -> None:
+    """fsync files at the same time: the file system can make them durable with one journal
+    commit instead of one each (a commit is most of an fsync's cost)."""
+    pending = [_SYNCER.submit(os.fsync, fd) for fd in others]
     try:
         os.fsync(first)
     finally:
-        pending.result()
+        for future in pending:
+            future.result()
+
+
+def _open_dir(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _open_dir(path)
     try:
         os.fsync(fd)
     finally:
@@ -271,12 +282,15 @@ class ChunkStore:
         return ChunkWriter(self, chunk_id, version, base_version,
                            "replicated" if replica else "added")
 
-    def _commit(self, chunk_id: int, version: int, length: int, chk_tmp: str,
-                crc_tmp: str, event: str) -> ChunkCopy:
+    def _name(self, chunk_id: int, version: int, chk_tmp: str, crc_tmp: str) -> str:
+        """Give a built copy its final names (.crc first); returns their directory."""
         chk, crc = self.paths(chunk_id, version)
         os.rename(crc_tmp, crc)
         os.rename(chk_tmp, chk)
-        _fsync_dir(os.path.dirname(chk))
+        return os.path.dirname(chk)
+
+    def _add(self, chunk_id: int, version: int, length: int, event: str) -> ChunkCopy:
+        """Count a durable copy and tell the listeners."""
         copy = ChunkCopy(chunk_id, version, length)
         with self._lock:
             old = self._index.get((chunk_id, version))
@@ -427,10 +441,10 @@ class ChunkWriter:
         chk, _ = store.paths(chunk_id, version)
         os.makedirs(os.path.dirname(chk), exist_ok=True)
         suffix = f".tmp{uuid.uuid4().hex[:8]}"
-        self._chk_tmp, self._crc_tmp = chk + suffix, chk[:-4] + ".crc" + suffix
+        self._chk_file, self._crc_file = chk + suffix, chk[:-4] + ".crc" + suffix
         self._dirty: set[int] = set()
         self._checked: set[int] = set()
-        self._fd = os.open(self._chk_tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        self._fd = os.open(self._chk_file, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         self._direct = -1 if hasattr(os, "O_DIRECT") else -2   # -1: not opened yet; -2: none
         self._buffer: mmap.mmap | None = None
         try:
@@ -512,7 +526,7 @@ class ChunkWriter:
             middle = (len(view) - head) // ALIGN * ALIGN
             if middle and self._direct == -1:
                 try:
-                    self._direct = os.open(self._chk_tmp, os.O_WRONLY | os.O_DIRECT)
+                    self._direct = os.open(self._chk_file, os.O_WRONLY | os.O_DIRECT)
                 except OSError:
                     self._direct, middle = -2, 0
             if middle:
@@ -565,18 +579,35 @@ class ChunkWriter:
                 start = block * BLOCK_SIZE
                 data = os.pread(self._fd, min(BLOCK_SIZE, self.length - start), start)
                 self._crcs[block] = zlib.crc32(data)
-            fd = os.open(self._crc_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(self._crc_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 _write_all(fd, _encode_crcs(self._crcs), 0)
-                _fsync_together(self._fd, fd)
+                self._sync(fd)
             finally:
                 os.close(fd)
             self._close()
-            return self.store._commit(self.chunk_id, self.version, self.length,
-                                      self._chk_tmp, self._crc_tmp, self.event)
+            return self.store._add(self.chunk_id, self.version, self.length, self.event)
         except OSError as error:
             self.abort()
             raise _no_space(error, self.store.data_dir) from error
+
+    def _sync(self, crc_fd: int) -> None:
+        """Make data, CRCs and names durable (see the module's docstring for the order)."""
+        if self.event == "replicated":
+            _fsync_together(self._fd, crc_fd)
+            _fsync_dir(self._name())
+            return
+        directory = _open_dir(self._name())
+        try:
+            _fsync_together(self._fd, crc_fd, directory)
+        finally:
+            os.close(directory)
+
+    def _name(self) -> str:
+        """Give the copy its names; from then on abort() removes those."""
+        directory = self.store._name(self.chunk_id, self.version, self._chk_file, self._crc_file)
+        self._chk_file, self._crc_file = self.store.paths(self.chunk_id, self.version)
+        return directory
 
     def _close(self) -> None:
         for fd in (self._fd, self._direct):
@@ -588,9 +619,9 @@ class ChunkWriter:
             self._buffer = None
 
     def abort(self) -> None:
-        """Forget the new version (temp files removed; the base copy is untouched)."""
+        """Forget the new version (its files removed; the base copy is untouched)."""
         self._close()
-        for path in (self._chk_tmp, self._crc_tmp):
+        for path in (self._chk_file, self._crc_file):
             try:
                 os.unlink(path)
             except FileNotFoundError:

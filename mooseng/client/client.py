@@ -71,8 +71,12 @@ class Client:
         """'rb' read, 'wb' create or empty, 'ab' append, 'xb' create new only, 'r+b' update."""
         path = paths.normalize(path)
         kind, _, _ = parse_mode(mode)
+        first_chunk = None
         if kind in "wax":
-            attr = self._ns.create(path, goal=goal, exclusive=kind == "x")
+            created = self._ns.create(path, goal=goal, exclusive=kind == "x", allocate=True)
+            attr = created.attr
+            if created.HasField("first_chunk"):
+                first_chunk = created.first_chunk
         else:
             attr = self._ns.getattr(path)
         if attr.type != pb.FILE:
@@ -81,7 +85,8 @@ class Client:
             attr = self._master.call("Truncate", pb.TruncateRequest(inode=attr.inode, size=0)).attr
         if goal and attr.goal != goal and kind != "x":
             self._ns.setgoal(path, goal)
-        return File(path, attr, mode, self._ns, self._data, self._pool)
+            first_chunk = None      # its chain was chosen for the old goal
+        return File(path, attr, mode, self._ns, self._data, self._pool, first_chunk)
 
     def write_bytes(self, path: str, data: bytes, goal: int | None = None) -> StatResult:
         with self.open(path, "wb", goal=goal) as handle:

@@ -103,15 +103,17 @@ class DataPath:
     # ------------------------------------------------------------------ write
 
     def write(self, inode: int, index: int, offset: int, data: bytes, file_size: int,
-              truncate_length: int | None = None) -> pb.Attr:
+              truncate_length: int | None = None,
+              grant: pb.AllocateChunkReply | None = None) -> pb.Attr:
         """Write `data` at `offset` inside chunk `index` (or cut the chunk to truncate_length),
-        durably: returns the file's attributes once the master committed the new version."""
+        durably: returns the file's attributes once the master committed the new version.
+        `grant`: an allocation of this chunk already made (by Create), used for the first try."""
         exclude: list[str] = []
         failures: list[str] = []
         for _ in range(_MAX_ATTEMPTS):
             try:
-                alloc = self.master.call("AllocateChunk", pb.AllocateChunkRequest(
-                    inode=inode, chunk_index=index, exclude_server_ids=exclude))
+                alloc, grant = grant or self.master.call("AllocateChunk", pb.AllocateChunkRequest(
+                    inode=inode, chunk_index=index, exclude_server_ids=exclude)), None
             except MasterUnreachable:
                 raise
             except (Unavailable, ResourceExhausted) as error:
@@ -162,15 +164,20 @@ class DataPath:
             offset=offset, chain=list(alloc.chain[1:]), lease_id=alloc.lease_id,
             truncate=truncate_length is not None, truncate_length=truncate_length or 0,
             data_length=0 if truncate_length is not None else memoryview(data).nbytes)
+        if header.data_length <= FRAME:
+            # One message: a unary call per hop costs a fraction of a stream's, and its
+            # deadline (the stall time) does the watchdog's job.
+            request = pb.WriteChunkInlineRequest(header=header, data=bytes(data))
+            return self.stub(alloc.chain[0]).WriteChunkInline(
+                request, timeout=self.stall + header.data_length / _MIN_RATE)
 
         watchdog = _Watchdog(self.stall)
 
         def requests():
             yield pb.WriteChunkRequest(header=header)
-            if truncate_length is None:
-                for frame in frames(data, FRAME):
-                    watchdog.progress()
-                    yield pb.WriteChunkRequest(data=frame)
+            for frame in frames(data, FRAME):
+                watchdog.progress()
+                yield pb.WriteChunkRequest(data=frame)
             # Every server of the chain fsyncs before answering: allow for writing it all.
             watchdog.progress(grace=len(data) / _MIN_RATE)
 

@@ -4,6 +4,7 @@ returns; write() only buffers up to the end of the current chunk."""
 
 import io
 import os
+import time
 from concurrent.futures import Executor, Future
 
 from mooseng.common.errors import DataLoss, FailedPrecondition, InvalidArgument, Unavailable
@@ -17,6 +18,7 @@ from .types import ChunkInfo
 MODES = {"r": (True, False), "w": (False, True), "a": (False, True), "x": (False, True)}
 _IN_FLIGHT_BYTES = 256 * 1024 * 1024   # chunk data written concurrently per open file
 READ_SPLIT = 4 * 1024 * 1024           # a larger read is fetched in parallel pieces of this size
+FIRST_CHUNK_FRESH = 10.0   # seconds the grant that came with create is used (its lease: 60 s)
 
 
 def parse_mode(mode: str) -> tuple[str, bool, bool]:
@@ -34,7 +36,9 @@ class File(io.RawIOBase):
     """An open MooseNG file. Not shared between threads; open one per thread."""
 
     def __init__(self, path: str, attr: pb.Attr, mode: str, namespace: Namespace,
-                 data: DataPath, pool: Executor):
+                 data: DataPath, pool: Executor,
+                 first_chunk: pb.AllocateChunkReply | None = None):
+        """`first_chunk`: the grant for chunk 0 that came with the file's creation."""
         kind, readable, writable = parse_mode(mode)
         if not attr.chunk_size:
             raise FailedPrecondition(f"the master did not say the chunk size of {path}")
@@ -54,6 +58,8 @@ class File(io.RawIOBase):
         self._pending: list[tuple[int, Future]] = []     # (chunk index, write in flight)
         self._locations: dict[int, ChunkInfo] | None = None
         self._in_flight = max(2, min(8, _IN_FLIGHT_BYTES // self.chunk_size))
+        self._first_chunk = first_chunk
+        self._opened = time.monotonic()
 
     # ------------------------------------------------------------------ io protocol
 
@@ -191,8 +197,11 @@ class File(io.RawIOBase):
         while any(i == index for i, _ in self._pending):
             self._wait_pending(len(self._pending) - 1)
         self._wait_pending(self._in_flight - 1)
+        grant, self._first_chunk = self._first_chunk, None
+        if index or time.monotonic() - self._opened > FIRST_CHUNK_FRESH:
+            grant = None
         self._pending.append((index, self._pool.submit(self._data.write, self.inode, index,
-                                                       offset, data, end)))
+                                                       offset, data, end, grant=grant)))
 
     def _wait_pending(self, keep: int) -> None:
         """Wait until at most `keep` chunk writes are in flight; raise the first failure."""

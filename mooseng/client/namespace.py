@@ -35,17 +35,19 @@ class Namespace:
         reply = self.master.call("Mkdir", pb.MkdirRequest(path=path, parents=parents))
         return StatResult.from_attr(path, reply.attr)
 
-    def create(self, path: str, goal: int | None = None, exclusive: bool = False) -> pb.Attr:
+    def create(self, path: str, goal: int | None = None, exclusive: bool = False,
+               allocate: bool = False) -> pb.CreateReply:
         """The file at `path`, created when missing (an existing file is returned unless
-        `exclusive`)."""
+        `exclusive`); with `allocate`, an empty file comes with a grant for its first chunk."""
         path = paths.normalize(path)
-        request = pb.CreateRequest(path=path, exclusive=exclusive, goal=goal or 0)
+        request = pb.CreateRequest(path=path, exclusive=exclusive, goal=goal or 0,
+                                   allocate_first_chunk=allocate)
         try:
-            return self.master.call("Create", request).attr
+            return self.master.call("Create", request)
         except AlreadyExists:
             if exclusive:
                 raise
-            return self.getattr(path)
+            return pb.CreateReply(attr=self.getattr(path))
 
     def listdir(self, path: str) -> list[StatResult]:
         path = paths.normalize(path)

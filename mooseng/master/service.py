@@ -12,9 +12,9 @@ import time
 from typing import Callable
 
 from mooseng import __version__
-from mooseng.common.errors import MooseNGError, servicer_errors
+from mooseng.common.errors import MooseNGError, ResourceExhausted, Unavailable, servicer_errors
 from mooseng.master import goals
-from mooseng.master.core import AttrView, MasterCore
+from mooseng.master.core import Allocation, AttrView, MasterCore
 from mooseng.master.metrics import MasterMetrics
 from mooseng.master.namespace import DIRECTORY
 from mooseng.proto import mooseng_pb2 as pb
@@ -49,6 +49,14 @@ def counted(method):
     return wrapper
 
 
+def _grant(grant: Allocation) -> pb.AllocateChunkReply:
+    return pb.AllocateChunkReply(chunk_id=grant.chunk_id, version=grant.version,
+                                 base_version=grant.base_version,
+                                 chain=[a for _, a in grant.chain],
+                                 chain_ids=[s for s, _ in grant.chain],
+                                 lease_id=grant.lease_id, chunk_length=grant.chunk_length)
+
+
 class MasterService(pb_grpc.MasterServicer):
     def __init__(self, core: MasterCore, metrics: MasterMetrics, health: Callable[[], str]):
         self.core = core
@@ -75,7 +83,13 @@ class MasterService(pb_grpc.MasterServicer):
     @counted
     def Create(self, request, context):
         view = self.core.create(request.path, request.exclusive, request.goal)
-        return pb.AttrReply(attr=self._attr(view))
+        reply = pb.CreateReply(attr=self._attr(view))
+        if request.allocate_first_chunk and view.size == 0:
+            try:
+                reply.first_chunk.CopyFrom(_grant(self.core.allocate(view.inode, 0, [])))
+            except (ResourceExhausted, Unavailable):
+                pass    # the file exists; the client's own AllocateChunk reports the reason
+        return reply
 
     @servicer_errors
     @counted
@@ -113,13 +127,8 @@ class MasterService(pb_grpc.MasterServicer):
     @servicer_errors
     @counted
     def AllocateChunk(self, request, context):
-        grant = self.core.allocate(request.inode, request.chunk_index,
-                                   list(request.exclude_server_ids))
-        return pb.AllocateChunkReply(chunk_id=grant.chunk_id, version=grant.version,
-                                     base_version=grant.base_version,
-                                     chain=[a for _, a in grant.chain],
-                                     chain_ids=[s for s, _ in grant.chain],
-                                     lease_id=grant.lease_id, chunk_length=grant.chunk_length)
+        return _grant(self.core.allocate(request.inode, request.chunk_index,
+                                         list(request.exclude_server_ids)))
 
     @servicer_errors
     @counted

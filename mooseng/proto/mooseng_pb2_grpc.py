@@ -47,7 +47,7 @@ class MasterStub:
         self.Create = channel.unary_unary(
                 '/mooseng.v1.Master/Create',
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.CreateRequest.SerializeToString,
-                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.AttrReply.FromString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.CreateReply.FromString,
                 _registered_method=True)
         self.Remove = channel.unary_unary(
                 '/mooseng.v1.Master/Remove',
@@ -209,7 +209,7 @@ def add_MasterServicer_to_server(servicer, server):
             'Create': grpc.unary_unary_rpc_method_handler(
                     servicer.Create,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.CreateRequest.FromString,
-                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.AttrReply.SerializeToString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.CreateReply.SerializeToString,
             ),
             'Remove': grpc.unary_unary_rpc_method_handler(
                     servicer.Remove,
@@ -347,7 +347,7 @@ class Master:
             target,
             '/mooseng.v1.Master/Create',
             mooseng_dot_proto_dot_mooseng__pb2.CreateRequest.SerializeToString,
-            mooseng_dot_proto_dot_mooseng__pb2.AttrReply.FromString,
+            mooseng_dot_proto_dot_mooseng__pb2.CreateReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -785,6 +785,11 @@ class ChunkServerStub:
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkRequest.SerializeToString,
                 response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.FromString,
                 _registered_method=True)
+        self.WriteChunkInline = channel.unary_unary(
+                '/mooseng.v1.ChunkServer/WriteChunkInline',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkInlineRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.FromString,
+                _registered_method=True)
         self.ReadChunk = channel.unary_stream(
                 '/mooseng.v1.ChunkServer/ReadChunk',
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.ReadChunkRequest.SerializeToString,
@@ -816,6 +821,12 @@ class ChunkServerServicer:
     """Missing associated documentation comment in .proto file."""
 
     def WriteChunk(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteChunkInline(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -857,6 +868,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
             'WriteChunk': grpc.stream_unary_rpc_method_handler(
                     servicer.WriteChunk,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.SerializeToString,
+            ),
+            'WriteChunkInline': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteChunkInline,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkInlineRequest.FromString,
                     response_serializer=mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.SerializeToString,
             ),
             'ReadChunk': grpc.unary_stream_rpc_method_handler(
@@ -911,6 +927,33 @@ class ChunkServer:
             target,
             '/mooseng.v1.ChunkServer/WriteChunk',
             mooseng_dot_proto_dot_mooseng__pb2.WriteChunkRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteChunkInline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.ChunkServer/WriteChunkInline',
+            mooseng_dot_proto_dot_mooseng__pb2.WriteChunkInlineRequest.SerializeToString,
             mooseng_dot_proto_dot_mooseng__pb2.WriteChunkReply.FromString,
             options,
             channel_credentials,
