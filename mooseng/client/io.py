@@ -188,7 +188,7 @@ class File(io.RawIOBase):
     def _flush_buffer(self) -> None:
         """Start writing the buffered bytes (they never span two chunks)."""
         index, offset = divmod(self._buf_start, self.chunk_size)
-        data = bytes(self._buf)
+        data = self._buf        # handed over, not copied: a new buffer takes its place
         end = self._buf_start + len(data)
         self._buf = bytearray()
         self._locations = None
