@@ -117,7 +117,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _attach(body: str, name: str, kind=AttachmentType.TEXT) -> None:
+def attach_text(body: str, name: str, kind=AttachmentType.TEXT) -> None:
+    """Attach to the running step in the Allure report (figures a scenario measured)."""
     allure.attach(body, name=name, attachment_type=kind)
 
 
@@ -131,7 +132,7 @@ def attach_failure(world) -> list[str]:
         except Exception as error:  # noqa: BLE001 - a broken cluster is a reason to attach more
             body = f"(could not collect: {type(error).__name__}: {error})"
         if body:
-            _attach(body, name, kind)
+            attach_text(body, name, kind)
             attached.append(name)
 
     if world is None:

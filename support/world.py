@@ -12,6 +12,7 @@ import zlib
 from typing import Callable
 
 from mooseng.client import Client, StatResult
+from mooseng.client.cache import CacheSettings
 
 from support import rpc
 from support.cli import CliRunner
@@ -115,11 +116,13 @@ class World:
         return "NOT LISTED"
 
     # ------------------------------------------------------------------ clients
-    def client(self, timeout: float = 30.0, name: str = "scenario") -> Client:
+    def client(self, timeout: float = 30.0, name: str = "scenario",
+               cache: CacheSettings | None = None) -> Client:
+        """The scenario's client called `name` (made on first use, with `cache` settings)."""
         key = (name, timeout)
         if key not in self._clients:
             client = Client(self.master.address, timeout=timeout,
-                            address_map=self.cluster.address_map())
+                            address_map=self.cluster.address_map(), cache=cache)
             self._clients[key] = client
             self._add_cleanup(client.close)
         return self._clients[key]

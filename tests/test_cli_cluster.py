@@ -109,3 +109,32 @@ def test_bench_reports_numbers_and_cleans_up(run):
     assert "writing" in err and "removing" in err            # progress lines on stderr
     names = [e["name"] for e in run_json(run, "fs", "ls", "/")]
     assert not [n for n in names if n.startswith(".mooseng-bench")]
+
+
+def test_cache_stats_and_drop_of_a_running_client(run, cluster):
+    """A long-running client serving its metrics: `mooseng cache stats` shows what its cache
+    did, `mooseng cache drop` empties it."""
+    from conftest import wait_for
+
+    client = cluster.client(metrics_port=0)
+    wait_for(lambda: client.cache_stats()["live"], "the client's cache to hear the master")
+    client.write_bytes("/cached.bin", b"abc")
+    for _ in range(3):
+        client.stat("/cached.bin")
+    stats = run_json(run, "cache", "stats", "--client", client.metrics_address)
+    assert stats == {"client": client.metrics_address, "entries": client.cache_stats()["entries"],
+                     "invalidations": stats["invalidations"], "evictions": 0,
+                     "kinds": client.cache_stats()["kinds"]}
+    assert stats["kinds"]["attr"]["hits"] >= 2 and stats["entries"] > 0
+    code, out, err = run("cache", "stats", "--client", client.metrics_address)
+    assert code == 0 and out.splitlines()[0].split() == ["KIND", "HITS", "MISSES", "HIT",
+                                                         "RATIO"]
+    dropped = run_json(run, "cache", "drop", "--client", client.metrics_address)
+    assert dropped["dropped"] == stats["entries"] and client.cache_stats()["entries"] == 0
+
+
+def test_cache_stats_of_no_client_is_one_line_with_what_to_do(run):
+    code, out, err = run("cache", "stats", "--client", "127.0.0.1:1")
+    assert code == 1 and out == ""
+    assert err.startswith("mooseng: error: cannot reach the client's metrics at 127.0.0.1:1")
+    assert "--metrics-port" in err and len(err.splitlines()) == 1

@@ -364,3 +364,21 @@ def test_address_map_translates_chunk_server_addresses(cluster):
     assert c.read_bytes("/mapped.bin") == pattern(CS + 1, seed=17)
     servers = {s["address"] for s in c.chunkservers()}
     assert seen and seen <= servers          # every chunk server dialled went through the map
+
+
+def test_open_always_asks_the_master_even_with_the_name_cached(cluster, monkeypatch):
+    """Close-to-open: opening revalidates attributes and chunk list, whatever the cache holds."""
+    from mooseng.client.master import MasterSession
+
+    c = cluster.client()
+    wait_for(lambda: c.cache_stats()["live"], "the client's cache to hear the master")
+    c.write_bytes("/c2o.bin", b"first")
+    c.stat("/c2o.bin")
+    calls = []
+    real = MasterSession.call
+    monkeypatch.setattr(MasterSession, "call", lambda self, method, *a, **k: calls.append(
+        method) or real(self, method, *a, **k))
+    c.stat("/c2o.bin")
+    assert calls == [], "a second stat is answered from the cache"
+    assert c.read_bytes("/c2o.bin") == b"first"
+    assert calls == ["GetAttr", "GetChunks"]

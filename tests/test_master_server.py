@@ -244,6 +244,31 @@ def test_create_of_an_empty_file_can_bring_the_first_chunk_grant(running):
         "a file with data gets no grant: its writer allocates what it writes"
 
 
+def test_watchers_hear_every_change_in_order_and_are_counted(running):
+    m = running.master
+    stream = m.WatchInvalidations(pb.WatchRequest())
+    first = next(stream)
+    assert first.kind == pb.Invalidation.SUBSCRIBED and first.keepalive_seconds > 0
+    wait_for(lambda: running.server.registry.get_sample_value("mooseng_master_cache_watchers")
+             == 1, "the watcher to be counted")
+    m.Mkdir(pb.MkdirRequest(path="/d"))
+    m.Create(pb.CreateRequest(path="/d/f"))
+    m.Rename(pb.RenameRequest(source="/d", destination="/e"))
+    events = []
+    for event in stream:
+        if event.kind != pb.Invalidation.KEEPALIVE:
+            events.append((pb.Invalidation.Kind.Name(event.kind), event.path, event.subtree))
+        if len(events) == 4:
+            break
+    stream.cancel()
+    assert events == [("PATH", "/d", False), ("PATH", "/d/f", False), ("PATH", "/d", True),
+                      ("PATH", "/e", True)]
+    assert running.server.registry.get_sample_value(
+        "mooseng_master_invalidations_sent_total") == 4
+    wait_for(lambda: running.server.registry.get_sample_value("mooseng_master_cache_watchers")
+             == 0, "the watcher to be gone")
+
+
 def test_unknown_heartbeat_reregisters_and_register_replaces_copies(running):
     assert running.heartbeat("cs9").reregister is True
     running.register("cs1")

@@ -25,3 +25,10 @@ def count(text: str, minimum: int = 0) -> int:
 
 def positive(text: str) -> int:
     return count(text, minimum=1)
+
+
+def port(text: str) -> int:
+    value = count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
+    return value

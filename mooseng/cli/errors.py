@@ -3,7 +3,11 @@
 from mooseng.client import MasterUnreachable
 from mooseng.common import errors
 
+from .cache import ClientUnreachable
+
 _HINTS = [
+    (ClientUnreachable, "start the client with --metrics-port PORT, or give its address with "
+                        "--client HOST:PORT"),
     (MasterUnreachable, "is the master running? give its address with --master HOST:PORT "
                         "or set MOOSENG_MASTERS"),
     (errors.NotFound, "check the path with `mooseng fs ls`"),

@@ -9,8 +9,8 @@ from mooseng import __version__
 from mooseng.bench import workloads
 from mooseng.client import Client
 
-from . import bench, cluster, fs
-from .argtypes import positive
+from . import bench, cache, cluster, fs
+from .argtypes import port, positive
 from .errors import describe
 
 DEFAULT_MASTER = "127.0.0.1:9421"
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="deadline of each call in seconds (default 30)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON on stdout instead of a table")
+    common.add_argument("--metrics-port", type=port, default=argparse.SUPPRESS, metavar="PORT",
+                        help="serve this command's client metrics on 127.0.0.1:PORT while it "
+                             f"runs (e.g. {cache.DEFAULT_CLIENT.rsplit(':', 1)[1]} for a "
+                             "benchmark; see mooseng cache stats)")
 
     parser = argparse.ArgumentParser(prog="mooseng", parents=[common],
                                      description="MooseNG administration and file commands.")
@@ -63,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop this machine's page cache before the read (root; makes the read "
                         "cold for chunk servers running here)")
     p.add_argument("--dir", help="directory to work in (default: a new /.mooseng-bench-*)")
+
+    cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
+                                       description="metadata cache of a running client")
+    cache_commands = cache_parser.add_subparsers(dest="cache_command", metavar="CACHE_COMMAND",
+                                                 required=True)
+    for name, func, text in (("stats", cache.stats, "hit ratio per kind, entries, "
+                                                    "invalidations received"),
+                             ("drop", cache.drop, "forget every cached entry")):
+        p = command(cache_commands, name, func, text)
+        p.set_defaults(no_master=True)
+        p.add_argument("--client", default=cache.DEFAULT_CLIENT, metavar="HOST:PORT",
+                       help="metrics address of the client (its --metrics-port; default "
+                            f"{cache.DEFAULT_CLIENT})")
 
     fs_parser = commands.add_parser("fs", help="file commands", description="file commands")
     fs_commands = fs_parser.add_subparsers(dest="fs_command", metavar="FS_COMMAND", required=True)
@@ -99,7 +116,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     master = with_port(getattr(args, "master", None) or default_master())
     as_json = getattr(args, "json", False)
-    client = Client(master, timeout=getattr(args, "timeout", 30.0))
+    client = None if getattr(args, "no_master", False) else Client(
+        master, timeout=getattr(args, "timeout", 30.0),
+        metrics_port=getattr(args, "metrics_port", None))
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,
@@ -113,7 +132,8 @@ def main(argv=None) -> int:
         print(f"mooseng: error: {describe(error)}", file=sys.stderr)
         return 1
     finally:
-        client.close()
+        if client:
+            client.close()
     if as_json:
         print(json.dumps(output.data, indent=2, sort_keys=True))
     elif output.text:

@@ -6,9 +6,10 @@
 """
 
 from . import paths
+from .cache import CacheSettings
 from .client import Client
 from .io import File
 from .master import MasterUnreachable
 from .types import ChunkInfo, StatResult
 
-__all__ = ["paths", "Client", "File", "ChunkInfo", "StatResult", "MasterUnreachable"]
+__all__ = ["paths", "CacheSettings", "Client", "File", "ChunkInfo", "StatResult", "MasterUnreachable"]

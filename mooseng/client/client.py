@@ -1,19 +1,23 @@
 """Client: the one object the CLI, the benchmark and the acceptance suite use."""
 
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from mooseng.common.errors import FailedPrecondition, NotFound
+from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.rpc import Channels
 from mooseng.proto import mooseng_pb2 as pb
 
 from . import paths
+from .cache import KINDS, CacheMetrics, CacheSettings, MetadataCache
 from .datapath import DataPath
 from .io import File, parse_mode
 from .master import MasterSession
 from .namespace import Namespace
 from .types import StatResult, server_dict, status_dict
+from .watch import InvalidationWatcher
 
 _COPY_BLOCK = 8 * 1024 * 1024
 
@@ -28,14 +32,33 @@ class Client:
 
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
-                 stall_timeout: float = 10.0):
+                 stall_timeout: float = 10.0, cache: CacheSettings | None = None,
+                 metrics_port: int | None = None):
+        """`cache`: metadata cache bounds and TTLs (CacheSettings(); a TTL of 0 turns that
+        kind off). `metrics_port`: serve this client's metrics on 127.0.0.1 (0: any port,
+        see `metrics_address`)."""
         self.master_address = master
         self.timeout = timeout
+        self.registry = new_registry("client")
         self._channels = Channels()
         self._master = MasterSession(master, self._channels, timeout)
-        self._ns = Namespace(self._master)
-        self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout)
+        settings = cache or CacheSettings()
+        self._cache = MetadataCache(settings, CacheMetrics(self.registry))
+        self._ns = Namespace(self._master, self._cache)
+        self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout,
+                              on_commit=lambda inode: self._ns.changed(inode=inode))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mooseng-io")
+        self._watcher = None
+        if settings.entries and any(settings.ttl(kind) for kind in KINDS):
+            self._watcher = InvalidationWatcher(master, self._cache)
+            self._watcher.start()
+        self.metrics_address = ""
+        self._http = None
+        if metrics_port is not None:
+            self._http = ObservabilityServer(
+                "client", f"client-{os.getpid()}", self.registry, self._checks,
+                lambda: (True, ""), {"/cache/drop": self._drop_for_http})
+            self.metrics_address = f"127.0.0.1:{self._http.start('127.0.0.1', metrics_port)}"
 
     # ------------------------------------------------------------------ namespace
 
@@ -78,11 +101,12 @@ class Client:
             if created.HasField("first_chunk"):
                 first_chunk = created.first_chunk
         else:
-            attr = self._ns.getattr(path)
+            attr = self._ns.getattr(path, fresh=True)       # close-to-open
         if attr.type != pb.FILE:
             raise FailedPrecondition(f"{path} is a directory, not a file")
         if kind == "w" and attr.size:
             attr = self._master.call("Truncate", pb.TruncateRequest(inode=attr.inode, size=0)).attr
+            self._ns.changed(inode=attr.inode)
         if goal and attr.goal != goal and kind != "x":
             self._ns.setgoal(path, goal)
             first_chunk = None      # its chain was chosen for the old goal
@@ -134,7 +158,44 @@ class Client:
 
     # ------------------------------------------------------------------ lifetime
 
+    def cache_stats(self) -> dict:
+        """The metadata cache's counters: per kind hits, misses and hit ratio; entries,
+        invalidations received, evictions; whether it is live (may serve)."""
+        value = self.registry.get_sample_value
+        kinds = {}
+        for kind in KINDS:
+            hits = int(value("mooseng_client_metadata_cache_hits_total", {"kind": kind}))
+            misses = int(value("mooseng_client_metadata_cache_misses_total", {"kind": kind}))
+            kinds[kind] = {"hits": hits, "misses": misses,
+                           "hit_ratio": round(hits / (hits + misses), 4) if hits + misses
+                           else 0.0}
+        return {"kinds": kinds, "entries": len(self._cache),
+                "invalidations": int(value("mooseng_client_metadata_cache_invalidations_total")),
+                "evictions": int(value("mooseng_client_metadata_cache_evictions_total")),
+                "live": self._cache.live}
+
+    def drop_cache(self) -> None:
+        """Forget every cached entry (the next lookups ask the master)."""
+        self._cache.clear()
+
+    def _drop_for_http(self) -> dict:
+        dropped = len(self._cache)
+        self.drop_cache()
+        return {"dropped": dropped}
+
+    def _checks(self) -> list[Check]:
+        if self._watcher is None:
+            return [Check("cache", "healthy", "metadata cache off")]
+        if self._cache.live:
+            return [Check("cache", "healthy")]
+        return [Check("cache", "degraded", "not hearing the master's invalidations: the "
+                                           "cache serves nothing")]
+
     def close(self) -> None:
+        if self._watcher:
+            self._watcher.stop()
+        if self._http:
+            self._http.stop()
         self._pool.shutdown(wait=True)
         self._channels.close()
 

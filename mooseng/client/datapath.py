@@ -16,6 +16,7 @@ from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 from .layout import frames
 from .master import MasterSession, MasterUnreachable
 from .types import ChunkInfo
+from .watchdog import Watchdog
 
 log = logging.getLogger("mooseng.client")
 
@@ -36,44 +37,15 @@ class Stalled(Exception):
     """A chunk server stopped moving data (paused, cut off) before the call's deadline."""
 
 
-class _Watchdog:
-    """Cancels a streaming call that makes no progress for `stall` seconds, so a frozen chunk
-    server costs seconds, not the whole deadline."""
-
-    def __init__(self, stall: float):
-        self.stall = stall
-        self.fired = False
-        self._grace = 0.0
-        self._last = time.monotonic()
-        self._done = threading.Event()
-        self._call = None
-
-    def watch(self, call) -> None:
-        self._call = call
-        threading.Thread(target=self._run, name="mooseng-watchdog", daemon=True).start()
-
-    def progress(self, grace: float = 0.0) -> None:
-        """Data moved; `grace` extends the next wait (e.g. the fsync after the last frame)."""
-        self._last = time.monotonic()
-        self._grace = grace
-
-    def stop(self) -> None:
-        self._done.set()
-
-    def _run(self) -> None:
-        while not self._done.wait(min(0.25, self.stall / 4)):
-            if time.monotonic() - self._last > self.stall + self._grace:
-                self.fired = True
-                self._call.cancel()
-                return
-
-
 class DataPath:
     """Reads and writes single chunks; thread-safe, shared by every open file of a client."""
 
     def __init__(self, master: MasterSession, channels: Channels, timeout: float,
-                 address_map: Callable[[str], str] | None = None, stall: float = 10.0):
+                 address_map: Callable[[str], str] | None = None, stall: float = 10.0,
+                 on_commit: Callable[[int], None] = lambda inode: None):
+        """`on_commit(inode)`: a new chunk version of the file was committed."""
         self.master = master
+        self.on_commit = on_commit
         self.channels = channels
         self.timeout = timeout
         self.stall = min(stall, timeout)
@@ -153,6 +125,7 @@ class DataPath:
                 inode=inode, chunk_index=index, chunk_id=alloc.chunk_id, version=alloc.version,
                 lease_id=alloc.lease_id, server_ids=written, chunk_length=reply.chunk_length,
                 file_size=file_size, truncate=truncate_length is not None))
+            self.on_commit(inode)
             return commit.attr
         raise Unavailable(f"cannot write chunk {index} of inode {inode} after {_MAX_ATTEMPTS} "
                           f"attempts: {'; '.join(failures)}")
@@ -171,7 +144,7 @@ class DataPath:
             return self.stub(alloc.chain[0]).WriteChunkInline(
                 request, timeout=self.stall + header.data_length / _MIN_RATE)
 
-        watchdog = _Watchdog(self.stall)
+        watchdog = Watchdog(self.stall)
 
         def requests():
             yield pb.WriteChunkRequest(header=header)
@@ -221,7 +194,7 @@ class DataPath:
         got = 0
         failures: list[tuple[grpc.StatusCode, str]] = []
         for address in order:
-            watchdog = _Watchdog(self.stall)
+            watchdog = Watchdog(self.stall)
             try:
                 stream = self.stub(address).ReadChunk(
                     pb.ReadChunkRequest(chunk_id=chunk.chunk_id, version=chunk.version,

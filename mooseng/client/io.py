@@ -164,6 +164,7 @@ class File(io.RawIOBase):
         if size < self._size and size % self.chunk_size:
             self._cut_chunk(size)
         reply = self._ns.master.call("Truncate", pb.TruncateRequest(inode=self.inode, size=size))
+        self._ns.changed(inode=self.inode)
         self._size = reply.attr.size
         self._locations = None
         return size

@@ -1,9 +1,10 @@
 """Namespace operations on the master (mkdir, stat, listdir, remove, rename, goals)."""
 
-from mooseng.common.errors import AlreadyExists
+from mooseng.common.errors import AlreadyExists, NotFound
 from mooseng.proto import mooseng_pb2 as pb
 
 from . import paths
+from .cache import MetadataCache
 from .master import MasterSession
 from .types import ChunkInfo, StatResult
 
@@ -11,28 +12,78 @@ _PAGE = 1000
 
 
 class Namespace:
-    def __init__(self, master: MasterSession):
+    """Lookups go through the metadata cache (a request to the master is one miss of its
+    kind); `fresh=True` always asks the master (close-to-open). Changes made here are
+    forgotten in the cache at once, before the master's event arrives."""
+
+    def __init__(self, master: MasterSession, cache: MetadataCache):
         self.master = master
+        self.cache = cache
 
-    def getattr(self, path: str) -> pb.Attr:
-        return self.master.call("GetAttr", pb.PathRequest(path=paths.normalize(path))).attr
+    def getattr(self, path: str, fresh: bool = False) -> pb.Attr:
+        path = paths.normalize(path)
+        if not fresh:
+            attr = self.cache.get("attr", path)
+            if attr is not None:
+                return attr
+            missing = self.cache.get("negative", path)
+            if missing is not None:
+                raise NotFound(missing)
+        token, negative = self.cache.token("attr"), self.cache.token("negative")
+        try:
+            attr = self.master.call("GetAttr", pb.PathRequest(path=path)).attr
+        except NotFound as error:
+            self.cache.missed("negative")
+            self.cache.put("negative", path, str(error), negative)
+            raise
+        except BaseException:
+            self.cache.missed("attr")
+            raise
+        self.cache.missed("attr")
+        self.cache.put("attr", path, attr, token)
+        return attr
 
-    def chunks(self, inode: int, first_index: int = 0, count: int = 0) -> pb.GetChunksReply:
-        return self.master.call("GetChunks", pb.GetChunksRequest(
+    def chunks(self, inode: int, first_index: int = 0, count: int = 0,
+               cached: bool = False) -> pb.GetChunksReply:
+        """The chunk list (from the cache when `cached`, for a whole file only)."""
+        whole = cached and not first_index and not count
+        if whole:
+            reply = self.cache.get("chunks", inode)
+            if reply is not None:
+                return reply
+        token = self.cache.token("chunks")
+        self.cache.missed("chunks")
+        reply = self.master.call("GetChunks", pb.GetChunksRequest(
             inode=inode, first_index=first_index, count=count))
+        if whole:
+            self.cache.put("chunks", inode, reply, token)
+        return reply
 
     def stat(self, path: str) -> StatResult:
         path = paths.normalize(path)
         attr = self.getattr(path)
         if attr.type != pb.FILE:
             return StatResult.from_attr(path, attr)
-        reply = self.chunks(attr.inode)
-        return StatResult.from_attr(path, reply.attr,
-                                    [ChunkInfo.from_proto(c) for c in reply.chunks])
+        reply = self.chunks(attr.inode, cached=True)
+        # The attributes by path (a goal set on a directory tree changes them, not the chunk
+        # list); a commit or truncate makes both stale at once.
+        return StatResult.from_attr(path, attr, [ChunkInfo.from_proto(c) for c in reply.chunks])
+
+    def changed(self, path: str = "", inode: int = 0, subtree: bool = True) -> None:
+        """This client changed `path` (and below it) or the data of `inode`."""
+        if path:
+            self.cache.invalidate(pb.Invalidation(kind=pb.Invalidation.PATH, path=path,
+                                                  subtree=subtree), count=False)
+        if inode:
+            self.cache.invalidate(pb.Invalidation(kind=pb.Invalidation.INODE, inode=inode),
+                                  count=False)
 
     def mkdir(self, path: str, parents: bool = False) -> StatResult:
         path = paths.normalize(path)
-        reply = self.master.call("Mkdir", pb.MkdirRequest(path=path, parents=parents))
+        try:
+            reply = self.master.call("Mkdir", pb.MkdirRequest(path=path, parents=parents))
+        finally:
+            self.changed(path)
         return StatResult.from_attr(path, reply.attr)
 
     def create(self, path: str, goal: int | None = None, exclusive: bool = False,
@@ -47,31 +98,51 @@ class Namespace:
         except AlreadyExists:
             if exclusive:
                 raise
-            return pb.CreateReply(attr=self.getattr(path))
+            return pb.CreateReply(attr=self.getattr(path, fresh=True))
+        finally:
+            self.changed(path, subtree=False)
 
     def listdir(self, path: str) -> list[StatResult]:
+        """Every entry (one cache entry; each page asked of the master is one miss)."""
         path = paths.normalize(path)
+        cached = self.cache.get("dir", path)
+        if cached is not None:
+            return list(cached)
+        token = self.cache.token("dir")
         entries: list[StatResult] = []
         start_after = ""
         while True:
+            self.cache.missed("dir")
             reply = self.master.call("ReadDir", pb.ReadDirRequest(
                 path=path, start_after=start_after, limit=_PAGE))
             entries += [StatResult.from_attr(paths.join(path, a.name), a) for a in reply.entries]
             if not reply.more or not reply.entries:
+                self.cache.put("dir", path, tuple(entries), token)
                 return entries
             start_after = reply.entries[-1].name
 
     def remove(self, path: str, recursive: bool = False) -> None:
-        self.master.call("Remove", pb.RemoveRequest(path=paths.normalize(path),
-                                                    recursive=recursive))
+        path = paths.normalize(path)
+        try:
+            self.master.call("Remove", pb.RemoveRequest(path=path, recursive=recursive))
+        finally:
+            self.changed(path)
 
     def rename(self, source: str, destination: str) -> StatResult:
-        destination = paths.normalize(destination)
-        reply = self.master.call("Rename", pb.RenameRequest(source=paths.normalize(source),
-                                                            destination=destination))
+        source, destination = paths.normalize(source), paths.normalize(destination)
+        try:
+            reply = self.master.call("Rename", pb.RenameRequest(source=source,
+                                                                destination=destination))
+        finally:
+            self.changed(source)
+            self.changed(destination)
         return StatResult.from_attr(destination, reply.attr)
 
     def setgoal(self, path: str, goal: int, recursive: bool = False) -> int:
-        reply = self.master.call("SetGoal", pb.SetGoalRequest(
-            path=paths.normalize(path), goal=goal, recursive=recursive))
+        path = paths.normalize(path)
+        try:
+            reply = self.master.call("SetGoal", pb.SetGoalRequest(
+                path=path, goal=goal, recursive=recursive))
+        finally:
+            self.changed(path, subtree=recursive)
         return reply.changed

@@ -42,7 +42,10 @@ class ObservabilityServer:
     def __init__(self, component: str, node_id: str,
                  registry: prometheus_client.CollectorRegistry,
                  checks: Callable[[], list[Check]],
-                 ready: Callable[[], tuple[bool, str]]):
+                 ready: Callable[[], tuple[bool, str]],
+                 actions: dict[str, Callable[[], dict]] | None = None):
+        """`actions`: POST endpoints, each answering the JSON its function returns."""
+        self.actions = actions or {}
         self.component = component
         self.node_id = node_id
         self.registry = registry
@@ -79,6 +82,15 @@ class ObservabilityServer:
                 else:
                     self._json(404, {"error": f"no such endpoint {path}; "
                                               "try /health, /ready or /metrics"})
+
+            def do_POST(self):  # noqa: N802 (http.server API)
+                path = self.path.split("?", 1)[0]
+                action = owner.actions.get(path)
+                if action is None:
+                    self._json(404, {"error": f"no such action {path}; try "
+                                              f"{', '.join(sorted(owner.actions)) or 'none'}"})
+                else:
+                    self._json(200, action())
 
             def _json(self, code, body):
                 self._send(code, "application/json", json.dumps(body).encode())

@@ -17,11 +17,13 @@ import random
 import threading
 import time
 
-from mooseng.common.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from mooseng.common.errors import (InvalidArgument, MooseNGError, NotFound, ResourceExhausted,
+                                   Unavailable)
 from mooseng.common.log import kv
 from mooseng.master import goals, placement
 from mooseng.master.changelog import Changelog, apply, recover, state_json, write_snapshot
-from mooseng.master.namespace import Inode, Namespace
+from mooseng.master.invalidation import EVERYTHING, Hub, chunk_event, events_for
+from mooseng.master.namespace import DIRECTORY, Inode, Namespace
 from mooseng.master.placement import MAINTENANCE, OFFLINE, ONLINE, Candidate
 
 log = logging.getLogger("mooseng.master")
@@ -103,8 +105,10 @@ class Settings:
 
 
 class MasterCore:
-    def __init__(self, settings: Settings, clock=time.monotonic, wall=time.time):
+    def __init__(self, settings: Settings, clock=time.monotonic, wall=time.time,
+                 invalidations: Hub | None = None):
         self.settings = settings
+        self.invalidations = invalidations or Hub()
         self.clock, self.wall = clock, wall
         self.lock = threading.RLock()
         self.state: Namespace | None = None
@@ -209,7 +213,10 @@ class MasterCore:
             raise Unavailable("the master is shutting down")
         entry = {"op": op, "t": round(self.wall(), 6), **args}
         version = self.state.version + 1
+        was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
+            args.get("path") or args["src"])
         result = apply(self.state, dict(entry, v=version))
+        self.invalidations.publish(events_for(op, args, was_dir))
         try:
             self.changelog.append(version, entry)
         except OSError as error:
@@ -220,6 +227,12 @@ class MasterCore:
         if version - self.snapshot_version >= self.settings.snapshot_every:
             self._start_snapshot()
         return result
+
+    def _is_dir(self, path: str) -> bool:
+        try:
+            return self.state.lookup(path).type == DIRECTORY
+        except MooseNGError:
+            return False
 
     def _wait(self, version: int) -> None:
         try:
@@ -419,6 +432,7 @@ class MasterCore:
         """A server's state changed: every chunk it holds may have changed its status."""
         self._changed()
         self._dirty.update(self.server_chunks.get(server.server_id, ()))
+        self.invalidations.publish([EVERYTHING])    # the locations of all its chunks
 
     def _key(self) -> tuple:
         """Everything goal accounting depends on; equal keys give equal plans."""
@@ -461,6 +475,7 @@ class MasterCore:
             for key in [k for k in self.replicating if k[1] == server_id]:
                 del self.replicating[key]
             self._changed()
+            self.invalidations.publish([EVERYTHING])
             self.servers[server_id] = Server(server_id, address, http_address, dict(labels),
                                              capacity, used, self.clock(), self.wall(),
                                              maintenance=bool(old and old.maintenance))
@@ -490,6 +505,8 @@ class MasterCore:
             for chunk_id, version in damaged:
                 log.warning("chunk copy reported damaged",
                             extra=kv(server=server_id, chunk=chunk_id, version=version))
+            self.invalidations.publish([chunk_event(chunk_id) for chunk_id in dict.fromkeys(
+                c for c, _ in [*added, *removed, *damaged])])
             commands = server.commands[:MAX_COMMANDS]
             del server.commands[:MAX_COMMANDS]
             return commands, False
@@ -604,6 +621,7 @@ class MasterCore:
                 server.commands.append(action)
                 if action.type == goals.DELETE:
                     self._drop_copy(action.chunk_id, action.server_id, action.version)
+                    self.invalidations.publish([chunk_event(action.chunk_id)])
                 else:
                     self.replicating[(action.chunk_id, action.server_id)] = (now,
                                                                             action.sources[0])

@@ -37,3 +37,9 @@ class MasterMetrics:
         self.replications_pending = prom.Gauge("mooseng_master_replications_pending",
                                                "Replications issued and not yet reported",
                                                registry=registry)
+        self.invalidations_sent = prom.Counter(
+            "mooseng_master_invalidations_sent", "Cache invalidation events sent to clients",
+            registry=registry)
+        self.cache_watchers = prom.Gauge("mooseng_master_cache_watchers",
+                                         "Clients watching for cache invalidations",
+                                         registry=registry)

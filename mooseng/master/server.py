@@ -17,6 +17,7 @@ from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry, overall
 from mooseng.master.changelog import CorruptMetadata
 from mooseng.master.core import MasterCore, Settings
+from mooseng.master.invalidation import WATCHERS, Hub
 from mooseng.master.metrics import MasterMetrics
 from mooseng.master.service import MasterService, RegistryService
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
@@ -29,13 +30,15 @@ SERVICES = ["mooseng.v1.Master", "mooseng.v1.ChunkServerRegistry"]
 class MasterServer:
     def __init__(self, config):
         self.config = config
+        self.registry = new_registry("master")
+        self.metrics = MasterMetrics(self.registry)
+        self.invalidations = Hub(self.metrics.invalidations_sent.inc,
+                                 self.metrics.cache_watchers.set)
         self.core = MasterCore(Settings(
             data_dir=config.data_dir, chunk_size=config.chunk_size,
             default_goal=config.default_goal, heartbeat_interval=config.heartbeat_interval,
             offline_timeout=config.offline_timeout, replication_limit=config.replication_limit,
-            snapshot_every=config.snapshot_every))
-        self.registry = new_registry("master")
-        self.metrics = MasterMetrics(self.registry)
+            snapshot_every=config.snapshot_every), invalidations=self.invalidations)
         self.http = ObservabilityServer("master", "master", self.registry, self.checks,
                                         self.ready)
         self.grpc_server = None
@@ -57,7 +60,7 @@ class MasterServer:
         except CorruptMetadata as error:
             raise OSError(f"metadata in {config.data_dir} cannot be loaded: {error}") from None
         gc.freeze()     # the recovered metadata lives forever: keep it out of GC passes
-        server, health_servicer = rpc.make_server()
+        server, health_servicer = rpc.make_server(32 + WATCHERS)   # a thread per watcher
         pb_grpc.add_MasterServicer_to_server(
             MasterService(self.core, self.metrics, lambda: overall(self.checks())), server)
         pb_grpc.add_ChunkServerRegistryServicer_to_server(
@@ -88,6 +91,7 @@ class MasterServer:
             rpc.set_serving(self.health_servicer, SERVICES, False)
         self._stopping.set()
         self._wake.set()
+        self.invalidations.close()
         if self.grpc_server:
             self.grpc_server.stop(grace=2.0).wait()
         if self._loop_thread:

@@ -12,7 +12,8 @@ import time
 from typing import Callable
 
 from mooseng import __version__
-from mooseng.common.errors import MooseNGError, ResourceExhausted, Unavailable, servicer_errors
+from mooseng.common.errors import (MooseNGError, ResourceExhausted, Unavailable, abort,
+                                   servicer_errors)
 from mooseng.master import goals
 from mooseng.master.core import Allocation, AttrView, MasterCore
 from mooseng.master.metrics import MasterMetrics
@@ -68,6 +69,12 @@ class MasterService(pb_grpc.MasterServicer):
                        type=pb.DIRECTORY if view.type == DIRECTORY else pb.FILE,
                        size=view.size, goal=view.goal, mtime=view.mtime, ctime=view.ctime,
                        nlink=view.nlink, name=view.name, chunk_size=self.core.chunk_size)
+
+    def WatchInvalidations(self, request, context):  # noqa: N802 (gRPC API)
+        try:
+            yield from self.core.invalidations.stream(context.is_active)
+        except MooseNGError as error:
+            abort(context, error)
 
     @servicer_errors
     @counted

@@ -104,6 +104,11 @@ class MasterStub:
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
                 response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
                 _registered_method=True)
+        self.WatchInvalidations = channel.unary_stream(
+                '/mooseng.v1.Master/WatchInvalidations',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Invalidation.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -193,6 +198,12 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchInvalidations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +276,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.SetMaintenance,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.FromString,
                     response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'WatchInvalidations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchInvalidations,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Invalidation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -645,6 +661,33 @@ class Master:
             '/mooseng.v1.Master/SetMaintenance',
             mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
             mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchInvalidations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mooseng.v1.Master/WatchInvalidations',
+            mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.Invalidation.FromString,
             options,
             channel_credentials,
             insecure,

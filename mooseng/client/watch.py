@@ -1,0 +1,83 @@
+"""Keeps the master's invalidation stream open for the metadata cache.
+
+The cache serves only while the stream is live: from the master's SUBSCRIBED on, for as long as
+something (an event or a KEEPALIVE) arrives at least every few keepalive periods. Any error or
+silence ends it: the cache forgets everything and the watcher subscribes again with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import grpc
+
+from mooseng.common.log import kv
+from mooseng.common.rpc import OPTIONS
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+from .cache import MetadataCache
+from .watchdog import Watchdog
+
+log = logging.getLogger("mooseng.client")
+
+Kind = pb.Invalidation.Kind
+SILENT_PERIODS = 3          # keepalive periods without a message before the stream is broken
+MAX_BACKOFF = 2.0
+
+
+class InvalidationWatcher:
+    """Uses a channel of its own: its reconnect attempts while the master is away must not
+    put the client's calls into gRPC's reconnect backoff."""
+
+    def __init__(self, master: str, cache: MetadataCache):
+        self._channel = grpc.insecure_channel(master, options=OPTIONS)
+        self._stub = pb_grpc.MasterStub(self._channel)
+        self._cache = cache
+        self._stopping = threading.Event()
+        self._call = None
+        self._thread = threading.Thread(target=self._run, name="mooseng-cache-watch",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        self._thread.join()
+        self._channel.close()
+        self._cache.set_live(False)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            watchdog = None
+            try:
+                self._call = call = self._stub.WatchInvalidations(pb.WatchRequest())
+                for event in call:
+                    if event.kind == Kind.SUBSCRIBED:
+                        silence = SILENT_PERIODS * event.keepalive_seconds
+                        self._cache.set_live(True, silence)
+                        watchdog = Watchdog(silence)
+                        watchdog.watch(call)
+                        backoff = 0.1
+                        continue
+                    self._cache.heard()
+                    if watchdog:
+                        watchdog.progress()
+                    if event.kind != Kind.KEEPALIVE:
+                        self._cache.invalidate(event)
+            except grpc.RpcError as error:
+                if not self._stopping.is_set():
+                    log.info("cache invalidation stream broken; cache dropped", extra=kv(
+                        error=f"{error.code().name} {error.details() or ''}".strip()))
+            finally:
+                if watchdog:
+                    watchdog.stop()
+                self._cache.set_live(False)
+            self._stopping.wait(backoff)
+            backoff = min(MAX_BACKOFF, backoff * 2)
