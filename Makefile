@@ -5,13 +5,13 @@
 
 BEHAVE_ARGS ?=
 
-.PHONY: acceptance test report setup engine allure pytest mutation mutation-survivors \
+.PHONY: acceptance test report setup engine prometheus allure pytest mutation mutation-survivors \
 	bench-vs-moosefs clean
 
-acceptance: setup engine allure
+acceptance: setup engine prometheus allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
 
-test: setup engine
+test: setup engine prometheus
 	scripts/run-tests.sh
 
 report: allure
@@ -39,6 +39,9 @@ setup:
 engine: setup
 	@if scripts/ensure-docker.sh; then scripts/build-images.sh; \
 	else echo "setup: no Docker engine here; acceptance runs fall back to the local backend"; fi
+
+prometheus:
+	@scripts/ensure-prometheus.sh
 
 allure:
 	@scripts/install-allure.sh

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from support import backends, data, reporting, waiting
+from support import backends, data, prometheus, reporting, waiting
 from support.options import Options
 from support.world import World
 
@@ -59,11 +59,15 @@ def _last_resort_teardown(driver):
 def before_scenario(context, scenario):
     reporting.label_scenario(scenario)
     missing = [tag[len(CAPABILITY_TAG):] for tag in scenario.effective_tags
-               if tag.startswith(CAPABILITY_TAG)
+               if tag.startswith(CAPABILITY_TAG) and tag != f"{CAPABILITY_TAG}prometheus"
                and tag[len(CAPABILITY_TAG):] not in context.driver.capabilities]
+    reason = None
     if missing:
         reason = (f"the {context.driver.name} backend cannot do: {', '.join(missing)} "
                   f"(try -D backend=docker)")
+    elif f"{CAPABILITY_TAG}prometheus" in scenario.effective_tags:
+        reason = prometheus.unavailable()
+    if reason:
         reporting.note_skip(reason)
         scenario.skip(reason)
         return

@@ -16,7 +16,6 @@ from support.waiting import throughout, within
 
 GETATTR = ("mooseng_master_metadata_operations_total", "GetAttr")
 FILES = "/files"
-OFF = CacheSettings(attr_ttl=0.0, dir_ttl=0.0, negative_ttl=0.0, chunks_ttl=0.0)
 
 
 def _second(context):
@@ -50,7 +49,7 @@ def step_cache_on(context):
 
 @given("a second client with the metadata cache off")
 def step_cache_off(context):
-    _start(context, OFF, live=False)
+    _start(context, CacheSettings.off(), live=False)
 
 
 @given("a second client whose metadata cache holds at most {entries:d} entries")

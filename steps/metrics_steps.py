@@ -14,7 +14,7 @@ ROLES = {"master": "master", "chunk server": "chunkserver"}
 
 # The master's gauges in the words of the features: (metric, labels).
 GAUGES = {
-    "chunks": ("mooseng_master_chunks_total", {}),
+    "chunks": ("mooseng_master_chunks", {}),
     "chunks under goal": ("mooseng_master_chunks_undergoal", {}),
     "chunks over goal": ("mooseng_master_chunks_overgoal", {}),
     "chunks missing": ("mooseng_master_chunks_missing", {}),

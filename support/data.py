@@ -64,6 +64,11 @@ def scaled_size(text: str) -> int:
     return max(1, int(parse_size(text) * _scale))
 
 
+def scaled_count(count: int) -> int:
+    """A number of files from a feature file, scaled like sizes; at least 1."""
+    return max(1, int(count * _scale))
+
+
 @dataclasses.dataclass(frozen=True)
 class Payload:
     """The content of one write: `size` bytes determined by `seed`."""

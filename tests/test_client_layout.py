@@ -120,9 +120,9 @@ class _Call:
 
 
 def test_watchdog_cancels_a_stream_without_progress():
-    from mooseng.client.datapath import _Watchdog
+    from mooseng.client.watchdog import Watchdog
 
-    watchdog, call = _Watchdog(0.2), _Call()
+    watchdog, call = Watchdog(0.2), _Call()
     watchdog.watch(call)
     assert call.cancelled.wait(5) and watchdog.fired
 
@@ -130,9 +130,9 @@ def test_watchdog_cancels_a_stream_without_progress():
 def test_watchdog_leaves_a_moving_stream_alone():
     import time
 
-    from mooseng.client.datapath import _Watchdog
+    from mooseng.client.watchdog import Watchdog
 
-    watchdog, call = _Watchdog(0.3), _Call()
+    watchdog, call = Watchdog(0.3), _Call()
     watchdog.watch(call)
     end = time.monotonic() + 1.0
     while time.monotonic() < end:          # the stream delivers data every 50 ms

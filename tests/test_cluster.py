@@ -382,3 +382,15 @@ def test_open_always_asks_the_master_even_with_the_name_cached(cluster, monkeypa
     assert calls == [], "a second stat is answered from the cache"
     assert c.read_bytes("/c2o.bin") == b"first"
     assert calls == ["GetAttr", "GetChunks"]
+
+
+def test_a_client_closed_at_once_stops_its_cache_watcher(cluster):
+    """Closing a client while its invalidation stream is being opened must not hang."""
+    import threading
+
+    for _ in range(30):
+        client = cluster.client()
+        closing = threading.Thread(target=client.close)
+        closing.start()
+        closing.join(5)
+        assert not closing.is_alive(), "Client.close() hung on its cache watcher"

@@ -13,7 +13,7 @@ Feature: Prometheus metrics
     Then every node exports these metrics:
       | node         | metric                                      | labels             |
       | master       | mooseng_master_metadata_operations_total    | operation, status  |
-      | master       | mooseng_master_chunks_total                 |                    |
+      | master       | mooseng_master_chunks                       |                    |
       | master       | mooseng_master_chunks_undergoal             |                    |
       | master       | mooseng_master_chunks_overgoal              |                    |
       | master       | mooseng_master_chunks_missing               |                    |

@@ -7,7 +7,7 @@ import sys
 
 from mooseng import __version__
 from mooseng.bench import workloads
-from mooseng.client import Client
+from mooseng.client import CacheSettings, Client
 
 from . import bench, cache, cluster, fs
 from .argtypes import port, positive
@@ -116,9 +116,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     master = with_port(getattr(args, "master", None) or default_master())
     as_json = getattr(args, "json", False)
+    long_running = getattr(args, "bench", False)      # only it looks names up again
     client = None if getattr(args, "no_master", False) else Client(
         master, timeout=getattr(args, "timeout", 30.0),
-        metrics_port=getattr(args, "metrics_port", None))
+        metrics_port=getattr(args, "metrics_port", None),
+        cache=None if long_running else CacheSettings.off())
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,

@@ -40,6 +40,11 @@ class CacheSettings:
                 raise ValueError(f"cache TTL of {kind} must be 0 (off) or more seconds, "
                                  f"not {ttl}")
 
+    @classmethod
+    def off(cls) -> "CacheSettings":
+        """No caching at all (every TTL 0): no invalidation stream either."""
+        return cls(attr_ttl=0.0, dir_ttl=0.0, negative_ttl=0.0, chunks_ttl=0.0)
+
     def ttl(self, kind: str) -> float:
         if kind not in KINDS:
             raise ValueError(f"unknown cache kind {kind!r} (known: {', '.join(KINDS)})")

@@ -36,6 +36,7 @@ class InvalidationWatcher:
         self._stub = pb_grpc.MasterStub(self._channel)
         self._cache = cache
         self._stopping = threading.Event()
+        self._lock = threading.Lock()      # a call is either cancelled by stop() or never made
         self._call = None
         self._thread = threading.Thread(target=self._run, name="mooseng-cache-watch",
                                         daemon=True)
@@ -45,7 +46,8 @@ class InvalidationWatcher:
 
     def stop(self) -> None:
         self._stopping.set()
-        call = self._call
+        with self._lock:
+            call = self._call
         if call is not None:
             call.cancel()
         self._thread.join()
@@ -57,20 +59,23 @@ class InvalidationWatcher:
         while not self._stopping.is_set():
             watchdog = None
             try:
-                self._call = call = self._stub.WatchInvalidations(pb.WatchRequest())
-                for event in call:
-                    if event.kind == Kind.SUBSCRIBED:
-                        silence = SILENT_PERIODS * event.keepalive_seconds
-                        self._cache.set_live(True, silence)
-                        watchdog = Watchdog(silence)
-                        watchdog.watch(call)
-                        backoff = 0.1
-                        continue
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    self._call = call = self._stub.WatchInvalidations(pb.WatchRequest())
+                for batch in call:
+                    for event in batch.events:
+                        if event.kind == Kind.SUBSCRIBED:
+                            silence = SILENT_PERIODS * event.keepalive_seconds
+                            self._cache.set_live(True, silence)
+                            watchdog = Watchdog(silence)
+                            watchdog.watch(call)
+                            backoff = 0.1
+                        elif event.kind != Kind.KEEPALIVE:
+                            self._cache.invalidate(event)
                     self._cache.heard()
                     if watchdog:
                         watchdog.progress()
-                    if event.kind != Kind.KEEPALIVE:
-                        self._cache.invalidate(event)
             except grpc.RpcError as error:
                 if not self._stopping.is_set():
                     log.info("cache invalidation stream broken; cache dropped", extra=kv(

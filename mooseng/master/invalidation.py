@@ -17,6 +17,7 @@ from mooseng.proto import mooseng_pb2 as pb
 Kind = pb.Invalidation.Kind
 KEEPALIVE_SECONDS = 0.5     # the longest a live stream stays silent
 QUEUE_LIMIT = 10_000        # events a watcher may have pending before it is cut off
+BATCH = 1_000               # events sent in one message at most
 WATCHERS = 100              # open streams at once
 
 
@@ -81,11 +82,12 @@ class Hub:
                 try:
                     watcher.events.put_nowait(event)
                 except queue.Full:
-                    watcher.overflowed = True     # its stream ends after what it holds
+                    watcher.overflowed = True     # its stream ends; the client starts afresh
                     break
 
-    def stream(self, active=lambda: True) -> Iterator[pb.Invalidation]:
-        """SUBSCRIBED, then events as they come (KEEPALIVE in silences) while `active()`."""
+    def stream(self, active=lambda: True) -> Iterator[pb.InvalidationBatch]:
+        """SUBSCRIBED, then events as they come (KEEPALIVE in silences) while `active()`, as
+        batches: what queued up while the last batch was sent goes out in one message."""
         watcher = _Watcher()
         with self._lock:
             if self._closed or len(self._watchers) >= WATCHERS:
@@ -94,15 +96,21 @@ class Hub:
             self._watchers.add(watcher)
             self._on_watchers(len(self._watchers))
         try:
-            yield pb.Invalidation(kind=Kind.SUBSCRIBED, keepalive_seconds=KEEPALIVE_SECONDS)
+            yield pb.InvalidationBatch(events=[pb.Invalidation(
+                kind=Kind.SUBSCRIBED, keepalive_seconds=KEEPALIVE_SECONDS)])
             while active() and not self._closed and not watcher.overflowed:
                 try:
-                    event = watcher.events.get(timeout=KEEPALIVE_SECONDS / 2)
+                    events = [watcher.events.get(timeout=KEEPALIVE_SECONDS / 2)]
                 except queue.Empty:
-                    yield pb.Invalidation(kind=Kind.KEEPALIVE)
+                    yield pb.InvalidationBatch(events=[pb.Invalidation(kind=Kind.KEEPALIVE)])
                     continue
-                self._on_sent(1)
-                yield event
+                while len(events) < BATCH:
+                    try:
+                        events.append(watcher.events.get_nowait())
+                    except queue.Empty:
+                        break
+                self._on_sent(len(events))
+                yield pb.InvalidationBatch(events=events)
         finally:
             with self._lock:
                 self._watchers.discard(watcher)

@@ -13,7 +13,7 @@ class MasterMetrics:
             "Time to answer a metadata or chunk RPC (including the changelog fsync)",
             ["operation"], registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))
-        self.chunks = prom.Gauge("mooseng_master_chunks_total", "Chunks in the metadata",
+        self.chunks = prom.Gauge("mooseng_master_chunks", "Chunks in the metadata",
                                  registry=registry)
         self.undergoal = prom.Gauge("mooseng_master_chunks_undergoal",
                                     "Chunks with fewer valid copies than their goal",

@@ -107,7 +107,7 @@ class MasterStub:
         self.WatchInvalidations = channel.unary_stream(
                 '/mooseng.v1.Master/WatchInvalidations',
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
-                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Invalidation.FromString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.FromString,
                 _registered_method=True)
 
 
@@ -280,7 +280,7 @@ def add_MasterServicer_to_server(servicer, server):
             'WatchInvalidations': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchInvalidations,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.FromString,
-                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Invalidation.SerializeToString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -687,7 +687,7 @@ class Master:
             target,
             '/mooseng.v1.Master/WatchInvalidations',
             mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
-            mooseng_dot_proto_dot_mooseng__pb2.Invalidation.FromString,
+            mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -169,6 +169,10 @@ class Node(abc.ABC):
     def is_running(self) -> bool: ...
 
     @abc.abstractmethod
+    def resident_bytes(self) -> int:
+        """Resident memory (VmRSS) of the node's daemon process now."""
+
+    @abc.abstractmethod
     def logs(self, tail: int | None = None) -> str: ...
 
     @abc.abstractmethod
@@ -290,3 +294,11 @@ class ClusterDriver(abc.ABC):
     @abc.abstractmethod
     def sweep(self) -> None:
         """Remove everything this driver (or an earlier, interrupted run) left behind."""
+
+
+def vm_rss(proc_status: str) -> int:
+    """Bytes of VmRSS in the text of /proc/<pid>/status."""
+    for line in proc_status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError("no VmRSS line in /proc/<pid>/status (not a running process?)")

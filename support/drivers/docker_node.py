@@ -22,7 +22,7 @@ from testcontainers.core.container import DockerContainer
 from support import endpoints
 from support.drivers import chunk_files
 from support.drivers.base import (START_TIMEOUT, DaemonRun, LoopbackNode, Node,
-                                  topology_flags)
+                                  topology_flags, vm_rss)
 from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
@@ -205,6 +205,9 @@ class DockerNode(LoopbackNode):
         if code != 0:
             raise RuntimeError(f"`{' '.join(command)}` in {self.name} failed ({code}): {text}")
         return text
+
+    def resident_bytes(self) -> int:
+        return vm_rss(self._exec("cat", "/proc/1/status"))     # the daemon is PID 1
 
     def _chunk_files(self) -> list[tuple[int, int, str, int]]:
         """(chunk_id, version, path, size) of every .chk file; works on a stopped node too."""

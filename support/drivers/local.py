@@ -28,7 +28,7 @@ from support import endpoints
 from support.drivers import chunk_files
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, CliResult, Cluster,
                                   ClusterDriver, DaemonRun, LoopbackNode, Node, Setting,
-                                  Topology, daemon_settings, topology_flags)
+                                  Topology, daemon_settings, topology_flags, vm_rss)
 from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
@@ -189,6 +189,11 @@ class LocalNode(LoopbackNode):
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def resident_bytes(self) -> int:
+        if not self.is_running():
+            raise RuntimeError(f"{self.name} is not running: no memory to measure")
+        return vm_rss(Path(f"/proc/{self.process.pid}/status").read_text())
 
     def logs(self, tail: int | None = None) -> str:
         try:
