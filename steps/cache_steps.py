@@ -3,6 +3,7 @@ invalidation and its latency, eviction, and a client cut off from its master."""
 
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import support.steptypes  # noqa: F401 - registers {x:Q}
 from behave import given, then, when
@@ -76,13 +77,55 @@ def step_counts(context, misses, hits):
 
 @then("the master answered exactly as many attribute lookups as the second client missed")
 def step_master_agrees(context):
-    world = context.world
-    kinds = _second(context).cache_stats()["kinds"]
-    missed = kinds["attr"]["misses"] + kinds["negative"]["misses"]
+    _master_agrees(context.world, [_second(context)])
+
+
+def _master_agrees(world, clients) -> None:
+    missed = sum(c.cache_stats()["kinds"][kind]["misses"] for c in clients
+                 for kind in ("attr", "negative"))
     answered = _master_getattrs(world) - world.remembered["master lookups before"]
     assert_that(answered, equal_to(missed),
-                "GetAttr requests the master counted since the second client started, against "
-                "its attribute and negative misses")
+                f"GetAttr requests the master counted since the {len(clients)} client(s) "
+                "started, against their attribute and negative misses together")
+
+
+@given("{count:d} clients with the metadata cache on")
+def step_clients_on(context, count):
+    world = context.world
+    clients = [world.client(name=f"cached-{n}", cache=CacheSettings(), timeout=2.0)
+               for n in range(count)]
+    within(10, lambda: all(c.cache_stats()["live"] for c in clients),
+           f"the caches of {count} clients to hear from the master")
+    world.remembered["cached clients"] = clients
+    world.remembered["master lookups before"] = _master_getattrs(world)
+
+
+@when("each of them looks up each of the {count:d} files {times:d} times, all at the same time")
+def step_all_look_up(context, count, times):
+    paths = _files(context.world)
+    assert len(paths) == count, f"{len(paths)} files in {FILES}, the scenario names {count}"
+
+    def look_up(client):
+        for _ in range(times):
+            for path in paths:
+                client.stat(path)
+
+    with ThreadPoolExecutor(len(context.world.remembered["cached clients"])) as pool:
+        list(pool.map(look_up, context.world.remembered["cached clients"]))
+
+
+@then("each client's cache counts {misses:d} misses and {hits:d} hits for attributes")
+def step_each_counts(context, misses, hits):
+    counted = [(c.cache_stats()["kinds"]["attr"]["misses"],
+                c.cache_stats()["kinds"]["attr"]["hits"])
+               for c in context.world.remembered["cached clients"]]
+    assert_that(counted, equal_to([(misses, hits)] * len(counted)),
+                "(misses, hits) of attribute lookups of each client")
+
+
+@then("the master answered exactly as many attribute lookups as the clients missed together")
+def step_master_agrees_all(context):
+    _master_agrees(context.world, context.world.remembered["cached clients"])
 
 
 @when('a client changes the size of "{path:Q}" {times:d} times while the second client '
