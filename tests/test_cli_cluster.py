@@ -122,15 +122,17 @@ def test_cache_stats_and_drop_of_a_running_client(run, cluster):
     for _ in range(3):
         client.stat("/cached.bin")
     stats = run_json(run, "cache", "stats", "--client", client.metrics_address)
-    assert stats == {"client": client.metrics_address, "entries": client.cache_stats()["entries"],
-                     "invalidations": stats["invalidations"], "evictions": 0,
-                     "kinds": client.cache_stats()["kinds"]}
+    # entries and invalidations move with the master's events (a chunk server's heartbeat);
+    # the lookups' counts do not
+    assert set(stats) == {"client", "entries", "invalidations", "evictions", "kinds"}
+    assert stats["client"] == client.metrics_address and stats["evictions"] == 0
+    assert stats["kinds"] == client.cache_stats()["kinds"]
     assert stats["kinds"]["attr"]["hits"] >= 2 and stats["entries"] > 0
     code, out, err = run("cache", "stats", "--client", client.metrics_address)
     assert code == 0 and out.splitlines()[0].split() == ["KIND", "HITS", "MISSES", "HIT",
                                                          "RATIO"]
     dropped = run_json(run, "cache", "drop", "--client", client.metrics_address)
-    assert dropped["dropped"] == stats["entries"] and client.cache_stats()["entries"] == 0
+    assert dropped["dropped"] >= 1 and client.cache_stats()["entries"] == 0
 
 
 def test_cache_stats_of_no_client_is_one_line_with_what_to_do(run):

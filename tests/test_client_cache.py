@@ -141,3 +141,15 @@ def test_bad_settings_are_refused(settings, message):
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown cache kind 'inodes'"):
         CacheSettings().ttl("inodes")
+
+
+def test_a_file_written_elsewhere_drops_the_listings_that_show_its_size():
+    from mooseng.client.types import StatResult
+
+    cache, _, _ = make()
+    listing = (StatResult.from_attr("/d/f", attr(7)), StatResult.from_attr("/d/g", attr(8)))
+    cache.put("dir", "/d", listing, cache.token("dir"))
+    cache.put("dir", "/e", (StatResult.from_attr("/e/h", attr(9)),), cache.token("dir"))
+    cache.invalidate(pb.Invalidation(kind=Kind.INODE, inode=7))
+    assert cache.get("dir", "/d") is None and cache.get("dir", "/e") is not None
+

@@ -87,6 +87,7 @@ class MetadataCache:
         self._entries: collections.OrderedDict = collections.OrderedDict()  # (kind, key) ->
         self._inode_paths: dict[int, set[str]] = {}                        # (value, expiry)
         self._chunk_inodes: dict[int, set[int]] = {}
+        self._inode_dirs: dict[int, set[str]] = {}      # listings showing that inode's size
         self._sequence = dict.fromkeys(KINDS, 0)   # invalidations applied, by kind touched
         self._live = False
         self._silence = 0.0
@@ -131,6 +132,9 @@ class MetadataCache:
             self._entries[(kind, key)] = (value, self.clock() + ttl)
             if kind == "attr":
                 self._inode_paths.setdefault(value.inode, set()).add(key)
+            elif kind == "dir":
+                for entry in value:
+                    self._inode_dirs.setdefault(entry.inode, set()).add(key)
             elif kind == "chunks":
                 for location in value.chunks:
                     self._chunk_inodes.setdefault(location.chunk_id, set()).add(key)
@@ -167,7 +171,7 @@ class MetadataCache:
                 self._bump("attr", "dir", "negative")
                 self._forget_path(event.path, event.subtree)
             elif event.kind == Kind.INODE:
-                self._bump("attr", "chunks")
+                self._bump("attr", "dir", "chunks")
                 self._forget_inode(event.inode)
             elif event.kind == Kind.CHUNK:
                 self._bump("chunks")
@@ -207,6 +211,8 @@ class MetadataCache:
         self._remove(("chunks", inode))
         for path in list(self._inode_paths.get(inode, ())):
             self._remove(("attr", path))
+        for path in list(self._inode_dirs.get(inode, ())):
+            self._remove(("dir", path))
 
     def _remove(self, key) -> None:
         item = self._entries.pop(key, None)
@@ -214,21 +220,26 @@ class MetadataCache:
             return
         kind, name = key
         if kind == "attr":
-            paths = self._inode_paths.get(item[0].inode)
-            if paths is not None:
-                paths.discard(name)
-                if not paths:
-                    del self._inode_paths[item[0].inode]
+            _discard(self._inode_paths, item[0].inode, name)
+        elif kind == "dir":
+            for entry in item[0]:
+                _discard(self._inode_dirs, entry.inode, name)
         elif kind == "chunks":
             for location in item[0].chunks:
-                inodes = self._chunk_inodes.get(location.chunk_id)
-                if inodes is not None:
-                    inodes.discard(name)
-                    if not inodes:
-                        del self._chunk_inodes[location.chunk_id]
+                _discard(self._chunk_inodes, location.chunk_id, name)
 
     def _clear(self) -> None:
         self._entries.clear()
         self._inode_paths.clear()
+        self._inode_dirs.clear()
         self._chunk_inodes.clear()
         self.metrics.entries.set(0)
+
+
+def _discard(index: dict, key, member) -> None:
+    """Take `member` out of index[key], and the key with its last member."""
+    members = index.get(key)
+    if members is not None:
+        members.discard(member)
+        if not members:
+            del index[key]
