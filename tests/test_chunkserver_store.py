@@ -134,7 +134,8 @@ def test_corrupt_byte_detected_on_read_and_verify(store):
         handle.seek(2 * B + 17)
         handle.write(bytes([data[2 * B + 17] ^ 0xFF]))
     assert read(store, 0xabc, 2, 0, B) == data[:B]  # untouched blocks still read
-    with pytest.raises(DataLoss, match=r"chunk_0000000000000abc_00000002.*block 2"):
+    with pytest.raises(DataLoss, match=rf"chunk_0000000000000abc_00000002.*block 2 "
+                                       rf"\(bytes {2 * B}-{3 * B - 1}\) fails its CRC check"):
         read(store, 0xabc, 2)
     assert store.verify(0xabc, 2) == [2]
 
