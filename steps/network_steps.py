@@ -1,4 +1,5 @@
-"""Network faults: a chunk server partitioned from the cluster, a one-sided cut to the client.
+"""Network faults: a chunk server or the master partitioned from the cluster, a one-sided cut
+to the client.
 
 The mechanics are the driver's (`partition`/`heal`, `cut_from`/`restore_to`); scenarios using
 these steps carry @needs.partition and are skipped on backends without those capabilities.
@@ -50,6 +51,20 @@ def step_heal(context, name):
     world = context.world
     world.history.fault(f"heal {name}")
     world.node(name).heal()
+
+
+@when("the master is partitioned from clients and chunk servers")
+def step_partition_master(context):
+    world = context.world
+    world.history.fault("partition master")
+    world.master.partition()
+    context.add_cleanup(world.master.heal)
+
+
+@when("the partition of the master heals")
+def step_heal_master(context):
+    context.world.history.fault("heal master")
+    context.world.master.heal()
 
 
 @when('nothing chunk server "{name:Q}" sends reaches the client any more')

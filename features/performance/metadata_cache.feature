@@ -33,14 +33,23 @@ Feature: Metadata caching and invalidation
     And the 4 files looked up again and again are still answered from its cache
 
   @id.cache.cut_off @critical @disruptive
-  Scenario: A client that cannot hear the master serves nothing from its cache
+  Scenario Outline: A client that cannot hear the master serves nothing from its cache (<cause>)
     Given a second client with the metadata cache on
     And the second client looks up each of the 20 files 2 times
-    When the master is paused
+    When <fault>
     Then within 3 seconds the second client's cache holds nothing
     And for 3 seconds no lookup of the second client is answered from its cache
-    When the master is resumed
+    When <repair>
     Then the second client's cache is live again within 10 seconds
+
+    Examples:
+      | cause        | fault                                                    | repair                            |
+      | master pause | the master is paused                                     | the master is resumed             |
+
+    @needs.partition
+    Examples: on a network
+      | cause        | fault                                                    | repair                            |
+      | partition    | the master is partitioned from clients and chunk servers | the partition of the master heals |
 
   @id.cache.off @normal
   Scenario: With caching off every lookup asks the master
