@@ -111,6 +111,29 @@ def test_bench_reports_numbers_and_cleans_up(run):
     assert not [n for n in names if n.startswith(".mooseng-bench")]
 
 
+def test_bench_cache_settings_per_kind():
+    from mooseng.cli.main import _cache_settings, build_parser
+
+    args = build_parser().parse_args(["bench", "--cache", "attr=0", "--cache", "dir=1.5",
+                                      "--cache-entries", "50"])
+    settings = _cache_settings(args)
+    assert (settings.attr_ttl, settings.dir_ttl, settings.negative_ttl) == (0.0, 1.5, 2.0)
+    assert settings.entries == 50
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ("attr=-1", "0 (off) or more"), ("inodes=5", "one of attr, dir, negative, chunks"),
+    ("attr", "KIND=SECONDS"), ("dir=soon", "not a number"), ("attr=nan", "0 (off) or more"),
+])
+def test_bad_cache_settings_are_one_usage_line_and_exit_2(capsys, value, fragment):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--cache", value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.splitlines()[-1].startswith("mooseng bench: error: argument --cache: ")
+    assert fragment in err.splitlines()[-1]
+
+
 def test_cache_stats_and_drop_of_a_running_client(run, cluster):
     """A long-running client serving its metrics: `mooseng cache stats` shows what its cache
     did, `mooseng cache drop` empties it."""

@@ -3,6 +3,7 @@ options, so a bad value is the same one-line usage error everywhere."""
 
 import argparse
 
+from mooseng.client.cache import KINDS
 from mooseng.common.config import parse_size
 
 
@@ -32,3 +33,19 @@ def port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
     return value
+
+
+def cache_ttl(text: str) -> tuple[str, float]:
+    """'attr=10' -> ('attr', 10.0): one kind's TTL in seconds, 0 turns the kind off."""
+    kind, sep, value = text.partition("=")
+    if not sep or kind not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give KIND=SECONDS with KIND one of {', '.join(KINDS)}")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {value!r} is not a number of seconds") \
+            from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a TTL is 0 (off) or more seconds")
+    return kind, seconds

@@ -8,9 +8,10 @@ import sys
 from mooseng import __version__
 from mooseng.bench import workloads
 from mooseng.client import CacheSettings, Client
+from mooseng.client.cache import KINDS
 
 from . import bench, cache, cluster, fs
-from .argtypes import port, positive
+from .argtypes import cache_ttl, count, port, positive
 from .errors import describe
 
 DEFAULT_MASTER = "127.0.0.1:9421"
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop this machine's page cache before the read (root; makes the read "
                         "cold for chunk servers running here)")
     p.add_argument("--dir", help="directory to work in (default: a new /.mooseng-bench-*)")
+    defaults = CacheSettings()
+    p.add_argument("--cache", type=cache_ttl, action="append", default=[], metavar="KIND=S",
+                   help="metadata cache TTL of one kind in seconds, 0 turns it off; repeatable "
+                        "(defaults: " + ", ".join(f"{k}={defaults.ttl(k):g}" for k in KINDS)
+                        + ")")
+    p.add_argument("--cache-entries", type=count, default=defaults.entries, metavar="N",
+                   help=f"bound of the metadata cache (default {defaults.entries})")
 
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")
@@ -112,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cache_settings(args) -> CacheSettings:
+    return CacheSettings(entries=args.cache_entries,
+                         **{f"{kind}_ttl": seconds for kind, seconds in args.cache})
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     master = with_port(getattr(args, "master", None) or default_master())
@@ -120,7 +133,7 @@ def main(argv=None) -> int:
     client = None if getattr(args, "no_master", False) else Client(
         master, timeout=getattr(args, "timeout", 30.0),
         metrics_port=getattr(args, "metrics_port", None),
-        cache=None if long_running else CacheSettings.off())
+        cache=_cache_settings(args) if long_running else CacheSettings.off())
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,
