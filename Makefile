@@ -5,13 +5,13 @@
 
 BEHAVE_ARGS ?=
 
-.PHONY: acceptance test report setup engine prometheus allure pytest mutation mutation-survivors \
+.PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
 	bench-vs-moosefs clean
 
-acceptance: setup engine prometheus allure
+acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
 
-test: setup engine prometheus
+test: setup engine tools
 	scripts/run-tests.sh
 
 report: allure
@@ -40,8 +40,11 @@ engine: setup
 	@if scripts/ensure-docker.sh; then scripts/build-images.sh; \
 	else echo "setup: no Docker engine here; acceptance runs fall back to the local backend"; fi
 
-prometheus:
-	@scripts/ensure-prometheus.sh
+# Debian packages the suite runs itself: Prometheus (metrics accuracy), etcd (several masters)
+tools:
+	@scripts/ensure-debian-package.sh prometheus "the @needs.prometheus scenarios" \
+		prometheus promtool
+	@scripts/ensure-debian-package.sh etcd-server "the @needs.etcd scenarios and tests" etcd
 
 allure:
 	@scripts/install-allure.sh

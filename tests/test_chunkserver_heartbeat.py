@@ -91,7 +91,7 @@ def cluster(tmp_path):
 def test_registers_with_labels_and_full_report(cluster, tmp_path):
     registry, add, stub, *_ = cluster
     cs = add("cs1", label={"tier": "ssd", "region": "eu-west"})
-    wait_for(lambda: cs.link.registered, "the first registration")
+    wait_for(lambda: cs.links[0].registered, "the first registration")
     write_chunk(stub(cs), b"kept across restarts", 5, 2)
     cs.stop()
     again = add("cs1", label={"tier": "ssd"})
@@ -104,7 +104,7 @@ def test_registers_with_labels_and_full_report(cluster, tmp_path):
     assert [(c.chunk_id, c.version, c.length) for c in registration.chunks] == [(5, 2, 20)]
     assert registration.capacity_bytes > 0
     assert again.store.chunk_size == 4 * 1024 * 1024  # told by the master
-    wait_for(lambda: again.link.registered, "registered state")
+    wait_for(lambda: again.links[0].registered, "registered state")
     status = stub(again).GetStatus(pb.ChunkServerStatusRequest(), timeout=5)
     assert status.registered
 
@@ -112,10 +112,10 @@ def test_registers_with_labels_and_full_report(cluster, tmp_path):
 def test_changes_are_reported_at_once(cluster):
     registry, add, stub, *_ = cluster
     cs = add("cs1")
-    wait_for(lambda: cs.link.registered, "registration")
+    wait_for(lambda: cs.links[0].registered, "registration")
     write_chunk(stub(cs), b"x" * 1000, 7, 1)
     wait_for(lambda: (7, 1) in registry.reported("added", cs.store.server_id), "added report")
-    cs.link.interval = 60.0  # from now on only a change can trigger a heartbeat
+    cs.links[0].interval = 60.0  # from now on only a change can trigger a heartbeat
     registry.commands[cs.store.server_id] = []
     cs.store.delete(7, 1)
     wait_for(lambda: (7, 1) in registry.reported("removed", cs.store.server_id),
@@ -151,7 +151,7 @@ def test_only_what_the_master_waits_for_sends_a_heartbeat_at_once(tmp_path):
 def test_delete_verify_and_replicate_commands(cluster):
     registry, add, stub, *_ = cluster
     cs1, cs2 = add("cs1"), add("cs2")
-    wait_for(lambda: cs1.link.registered and cs2.link.registered, "registrations")
+    wait_for(lambda: cs1.links[0].registered and cs2.links[0].registered, "registrations")
     data = pattern(3 * 1024 * 1024 + 1)
     write_chunk(stub(cs1), data, 40, 3)
     write_chunk(stub(cs1), b"garbage", 41, 1)
@@ -181,7 +181,7 @@ def test_delete_verify_and_replicate_commands(cluster):
 def test_scrubber_finds_a_corrupt_copy(cluster):
     registry, add, stub, *_ = cluster
     cs = add("cs1", scrub_interval=0.3)
-    wait_for(lambda: cs.link.registered, "registration")
+    wait_for(lambda: cs.links[0].registered, "registration")
     for chunk_id in (50, 51, 52):
         write_chunk(stub(cs), pattern(200000, chunk_id), chunk_id, 1)
     chk, _ = cs.store.paths(51, 1)
@@ -206,9 +206,9 @@ def test_reregisters_on_request(cluster):
 def test_keeps_retrying_while_the_master_is_down(cluster):
     registry, add, stub, master, port = cluster
     cs = add("cs1")
-    wait_for(lambda: cs.link.registered, "registration")
+    wait_for(lambda: cs.links[0].registered, "registration")
     master.stop(None)
-    wait_for(lambda: not cs.link.registered, "the lost master to be noticed")
+    wait_for(lambda: not cs.links[0].registered, "the lost master to be noticed")
 
     def health():
         with urllib.request.urlopen(f"http://{cs.http_address}/health", timeout=5) as reply:

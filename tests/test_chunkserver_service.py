@@ -200,7 +200,7 @@ def test_corrupt_copy_answers_data_loss_and_is_dropped(pair):
     assert "block 3" in caught.value.details()
     assert not os.path.exists(chk) and not os.path.exists(crc)
     assert metric(cs1, "mooseng_chunkserver_checksum_failures_total") == 1
-    _, _, damaged = cs1.reporter.take()
+    _, _, damaged = cs1.links[0].reporter.take()
     assert [(c.chunk_id, c.version) for c in damaged] == [(12, 3)]
     with pytest.raises(grpc.RpcError) as caught:
         read_chunk(stub(cs1), 12, 3)

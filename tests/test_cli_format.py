@@ -54,7 +54,7 @@ def test_unreachable_master_is_one_line_naming_the_address(capsys):
 
 def test_master_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("MOOSENG_MASTERS", "10.0.0.1:9421, 10.0.0.2:9421")
-    assert cli.default_master() == "10.0.0.1:9421"
+    assert cli.default_master() == "10.0.0.1:9421,10.0.0.2:9421"
     monkeypatch.delenv("MOOSENG_MASTERS")
     assert cli.default_master() == "127.0.0.1:9421"
 

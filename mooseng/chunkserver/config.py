@@ -9,7 +9,7 @@ from mooseng.common.config import setting
 class ChunkServerConfig:
     data_dir: str = setting("", "directory for chunk copies, server_id and ports.json",
                             required=True)
-    master: str = setting("127.0.0.1:9421", "master address HOST:PORT")
+    master: str = setting("127.0.0.1:9421", "master address HOST:PORT; with several masters, every one, comma separated")
     host: str = setting("127.0.0.1", "address to listen on (0.0.0.0 in containers)")
     port: int = setting(9420, "gRPC port of the ChunkServer service (0: any free port)", kind="port")
     http_port: int = setting(9425, "HTTP port of /health, /ready and /metrics (0: any free port)", kind="port")

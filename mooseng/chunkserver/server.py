@@ -17,7 +17,7 @@ from mooseng.chunkserver.service import ChunkService
 from mooseng.chunkserver.store import ChunkStore
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
-from mooseng.common.rpc import Channels, make_server, set_serving
+from mooseng.common.rpc import Channels, make_server, parse_masters, set_serving
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -58,11 +58,13 @@ class ChunkServerDaemon:
         self.store = ChunkStore(config.data_dir, config.capacity)
         self.registry = new_registry("chunkserver")
         self.metrics = ChunkServerMetrics(self.registry, self.store)
-        self.reporter = Reporter()
+        self.masters = parse_masters(config.master)
         self.peers = Channels()
         self.runner = CommandRunner(self.store, self.peers, self.metrics)
-        self.link = MasterLink(config.master, self.store, self.reporter, self.runner,
-                               self._identity, lambda: self.service.active_operations)
+        # one link per master (with several masters each keeps its own view of the copies)
+        self.links = [MasterLink(master, self.store, Reporter(), self.runner, self._identity,
+                                 lambda: self.service.active_operations)
+                      for master in self.masters]
         self.scrubber = Scrubber(self.store, self.metrics, config.scrub_interval)
         self.service = ChunkService(self.store, self.metrics, self.peers,
                                     lambda: self.address, self.status)
@@ -79,7 +81,8 @@ class ChunkServerDaemon:
 
     def start(self) -> None:
         self.store.open()
-        self.store.subscribe(self.reporter)
+        for link in self.links:
+            self.store.subscribe(link.reporter)
         self.store.subscribe(self.metrics.store_event)
         self._grpc, self._health = make_server()
         pb_grpc.add_ChunkServerServicer_to_server(self.service, self._grpc)
@@ -98,7 +101,8 @@ class ChunkServerDaemon:
         set_serving(self._health, [SERVICE_NAME], True)
         self._serving = True
         self._write_ports()
-        self.link.start()
+        for link in self.links:
+            link.start()
         self.scrubber.start()
         log.info("chunk server started", extra=kv(
             server_id=self.store.server_id, grpc_port=self.port, http_port=self.http_port,
@@ -109,7 +113,8 @@ class ChunkServerDaemon:
         self._serving = False
         if self._health:
             set_serving(self._health, [SERVICE_NAME], False)
-        self.link.stop()
+        for link in self.links:
+            link.stop()
         self.scrubber.stop()
         if self._grpc:
             self._grpc.stop(grace=2.0).wait()
@@ -135,7 +140,7 @@ class ChunkServerDaemon:
         return pb.ChunkServerStatus(
             server_id=self.store.server_id, address=self.address, labels=self.config.label,
             capacity_bytes=self.store.capacity_bytes(), used_bytes=self.store.used_bytes(),
-            chunk_count=self.store.count(), registered=self.link.registered,
+            chunk_count=self.store.count(), registered=any(link.registered for link in self.links),
             master=self.config.master, version=__version__)
 
     def ready(self) -> tuple[bool, str]:
@@ -149,13 +154,19 @@ class ChunkServerDaemon:
         return [self._master_check(), self._storage_check()]
 
     def _master_check(self) -> Check:
-        master = self.config.master
-        if self.link.registered:
-            return Check("master", "healthy", f"registered with master {master}")
-        if self.link.last_error:
-            return Check("master", "degraded", f"cannot reach master {master} "
-                                               f"({self.link.last_error}); retrying")
-        return Check("master", "degraded", f"registering with master {master}")
+        """Healthy while registered with a master (with several, the leader may be any)."""
+        registered = [link.master for link in self.links if link.registered]
+        missing = [f"{link.master} ({link.last_error or 'registering'})"
+                   for link in self.links if not link.registered]
+        if registered and not missing:
+            return Check("master", "healthy", f"registered with master {', '.join(registered)}")
+        if registered:
+            return Check("master", "healthy", f"registered with {', '.join(registered)}; "
+                                              f"not with {', '.join(missing)}; retrying")
+        if any(link.last_error for link in self.links):
+            return Check("master", "degraded", f"cannot reach master {', '.join(missing)}; "
+                                               "retrying")
+        return Check("master", "degraded", f"registering with master {', '.join(missing)}")
 
     def _storage_check(self) -> Check:
         data_dir = self.store.data_dir

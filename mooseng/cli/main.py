@@ -18,9 +18,9 @@ DEFAULT_MASTER = "127.0.0.1:9421"
 
 
 def default_master() -> str:
-    """First entry of MOOSENG_MASTERS (comma or space separated), else the local default."""
-    entries = os.environ.get("MOOSENG_MASTERS", "").replace(",", " ").split()
-    return entries[0] if entries else DEFAULT_MASTER
+    """MOOSENG_MASTERS (comma or space separated), else the local default."""
+    return ",".join(os.environ.get("MOOSENG_MASTERS", "").replace(",", " ").split()) \
+        or DEFAULT_MASTER
 
 
 def with_port(address: str) -> str:
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     # overwriting a value given earlier.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--master", default=argparse.SUPPRESS, metavar="HOST:PORT",
-                        help="master address (default: first of $MOOSENG_MASTERS, else "
+                        help="master address, or several: A,B,C (the leader is found; default: "
+                             "$MOOSENG_MASTERS, else "
                              f"{DEFAULT_MASTER})")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
                         help="deadline of each call in seconds (default 30)")
@@ -127,7 +128,8 @@ def _cache_settings(args) -> CacheSettings:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    master = with_port(getattr(args, "master", None) or default_master())
+    master = ",".join(with_port(a) for a in (getattr(args, "master", None)
+                                             or default_master()).split(","))
     as_json = getattr(args, "json", False)
     long_running = getattr(args, "bench", False)      # only it looks names up again
     client = None if getattr(args, "no_master", False) else Client(

@@ -23,7 +23,8 @@ _COPY_BLOCK = 8 * 1024 * 1024
 
 
 class Client:
-    """A connection to one MooseNG master (and, through it, to the chunk servers).
+    """A connection to MooseNG: its master, or the leader of several ("A,B,C"), and through
+    it the chunk servers.
 
     Thread-safe: several threads may use one Client, each with its own open files.
     `address_map` translates the chunk server addresses the master hands out into ones this
@@ -37,7 +38,6 @@ class Client:
         """`cache`: metadata cache bounds and TTLs (CacheSettings(); a TTL of 0 turns that
         kind off). `metrics_port`: serve this client's metrics on 127.0.0.1 (0: any port,
         see `metrics_address`)."""
-        self.master_address = master
         self.timeout = timeout
         self.registry = new_registry("client")
         self._channels = Channels()
@@ -50,7 +50,7 @@ class Client:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mooseng-io")
         self._watcher = None
         if settings.entries and any(settings.ttl(kind) for kind in KINDS):
-            self._watcher = InvalidationWatcher(master, self._cache)
+            self._watcher = InvalidationWatcher(self._master, self._cache)
             self._watcher.start()
         self.metrics_address = ""
         self._http = None
@@ -59,6 +59,11 @@ class Client:
                 "client", f"client-{os.getpid()}", self.registry, self._checks,
                 lambda: (True, ""), {"/cache/drop": self._drop_for_http})
             self.metrics_address = f"127.0.0.1:{self._http.start('127.0.0.1', metrics_port)}"
+
+    @property
+    def master_address(self) -> str:
+        """The master this client talks to now (the leader, with several masters)."""
+        return self._master.address
 
     # ------------------------------------------------------------------ namespace
 

@@ -1,49 +1,114 @@
-"""Calls to the master: one deadline on every call, gRPC errors turned into MooseNG errors."""
+"""Calls to the master: one deadline on every call, gRPC errors turned into MooseNG errors.
+
+With several masters the session follows the leader: a follower's NotLeader names it (or says
+none is elected yet), and a master that cannot be connected to is skipped. Both mean the call
+was not carried out, so it is sent again elsewhere until its deadline; any other failure is the
+caller's to see, since the call may have been carried out.
+"""
+
+import threading
+import time
 
 import grpc
 
-from mooseng.common.errors import DeadlineExceeded, Unavailable, from_rpc_error
-from mooseng.common.rpc import Channels
+from mooseng.common.errors import DeadlineExceeded, NotLeader, Unavailable, from_rpc_error
+from mooseng.common.rpc import Channels, parse_masters
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 _CONNECT_FAILURES = ("failed to connect", "connection refused", "dns resolution failed",
                      "socket closed", "connection reset", "connection timed out",
                      "name resolution", "no route to host", "channel closed", "resolving",
                      "lookup", "network is unreachable")
+# the call never left this process: safe to send to another master
+_NEVER_SENT = ("failed to connect", "connection refused", "no route to host",
+               "network is unreachable", "dns resolution failed")
+RETRY_PAUSE = 0.05          # between two rounds over every master
 
 
 class MasterUnreachable(Unavailable):
     """The master did not answer at all (down, wrong address, or cut off)."""
 
-    def __init__(self, address: str, reason: str):
+    def __init__(self, address: str, reason: str, never_sent: bool = False):
         super().__init__(f"cannot reach the master at {address}: {reason}")
         self.address = address
+        self.never_sent = never_sent
 
 
 class MasterSession:
-    """Unary calls to one master; `call("Mkdir", request)` returns the reply or raises."""
+    """Unary calls to the leading master; `call("Mkdir", request)` returns the reply or
+    raises."""
 
-    def __init__(self, address: str, channels: Channels, timeout: float):
-        self.address = address
+    def __init__(self, masters: str, channels: Channels, timeout: float):
+        self.masters = parse_masters(masters)
         self.timeout = timeout
-        self._stub = pb_grpc.MasterStub(channels.get(address))
+        self._channels = channels
+        self._stubs = {a: pb_grpc.MasterStub(channels.get(a)) for a in self.masters}
+        self._lock = threading.Lock()
+        self._current = self.masters[0]
+
+    @property
+    def address(self) -> str:
+        return self._current
+
+    def follow(self, leader: str) -> None:
+        """Use `leader` from now on (a master named it)."""
+        with self._lock:
+            if leader not in self._stubs:
+                self._stubs[leader] = pb_grpc.MasterStub(self._channels.get(leader))
+            self._current = leader
+
+    def skip(self, after: str) -> str:
+        """Move on from `after` (it cannot be reached or leads no more) to the next master."""
+        with self._lock:
+            if self._current != after:
+                return self._current        # another call already moved on
+            order = list(self._stubs)
+            self._current = order[(order.index(after) + 1) % len(order)]
+            return self._current
 
     def call(self, method: str, request, timeout: float | None = None):
-        try:
-            return getattr(self._stub, method)(request, timeout=timeout or self.timeout)
-        except grpc.RpcError as error:
-            raise self._translate(error) from None
+        timeout = timeout or self.timeout
+        deadline = time.monotonic() + timeout
+        tried = 0
+        while True:
+            address = self._current
+            try:
+                return self._call_one(address, method, request,
+                                      max(0.05, deadline - time.monotonic()))
+            except NotLeader as error:
+                if error.leader:
+                    self.follow(error.leader)
+                else:
+                    self.skip(address)
+                last = error
+            except MasterUnreachable as error:
+                if not error.never_sent or len(self._stubs) == 1:
+                    raise
+                self.skip(address)
+                last = error
+            tried += 1
+            if time.monotonic() >= deadline:
+                raise last
+            if tried % len(self._stubs) == 0:
+                time.sleep(RETRY_PAUSE)
 
-    def _translate(self, error: grpc.RpcError):
+    def _call_one(self, address: str, method: str, request, timeout: float):
+        try:
+            return getattr(self._stubs[address], method)(request, timeout=timeout)
+        except grpc.RpcError as error:
+            raise self._translate(address, error, timeout) from None
+
+    def _translate(self, address: str, error: grpc.RpcError, timeout: float):
         code = error.code() if hasattr(error, "code") else None
         details = (error.details() if hasattr(error, "details") else "") or ""
         if code == grpc.StatusCode.UNAVAILABLE and (
                 not details or any(s in details.lower() for s in _CONNECT_FAILURES)):
-            return MasterUnreachable(self.address, _short(details) or "no answer")
+            return MasterUnreachable(address, _short(details) or "no answer",
+                                     any(s in details.lower() for s in _NEVER_SENT))
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and details.lower() in (
                 "", "deadline exceeded"):
             return DeadlineExceeded(
-                f"the master at {self.address} did not answer within {self.timeout:g} s")
+                f"the master at {address} did not answer within {timeout:g} s")
         return from_rpc_error(error)
 
 

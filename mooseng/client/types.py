@@ -86,7 +86,12 @@ def status_dict(status: pb.ClusterStatus) -> dict:
     data = {}
     for field in status.DESCRIPTOR.fields:
         value = getattr(status, field.name)
-        data[field.name] = dict(value) if field.name == "servers_by_state" else value
+        if field.name == "servers_by_state":
+            value = dict(value)
+        elif field.name in ("masters", "etcd"):
+            value = [{f.name: getattr(item, f.name) for f in item.DESCRIPTOR.fields}
+                     for item in value]
+        data[field.name] = value
     data["servers_by_state"] = {state: data["servers_by_state"].get(state, 0)
                                 for state in ("online", "offline", "maintenance")} | \
         data["servers_by_state"]

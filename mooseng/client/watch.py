@@ -12,12 +12,14 @@ import threading
 
 import grpc
 
+from mooseng.common.errors import NotLeader, from_rpc_error
 from mooseng.common.log import kv
 from mooseng.common.rpc import OPTIONS
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 from .cache import MetadataCache
+from .master import MasterSession
 from .watchdog import Watchdog
 
 log = logging.getLogger("mooseng.client")
@@ -29,10 +31,13 @@ MAX_BACKOFF = 2.0
 
 class InvalidationWatcher:
     """Uses a channel of its own: its reconnect attempts while the master is away must not
-    put the client's calls into gRPC's reconnect backoff."""
+    put the client's calls into gRPC's reconnect backoff. Watches the leader the session
+    follows, and moves with it."""
 
-    def __init__(self, master: str, cache: MetadataCache):
-        self._channel = grpc.insecure_channel(master, options=OPTIONS)
+    def __init__(self, session: MasterSession, cache: MetadataCache):
+        self._session = session
+        self._address = session.address
+        self._channel = grpc.insecure_channel(self._address, options=OPTIONS)
         self._stub = pb_grpc.MasterStub(self._channel)
         self._cache = cache
         self._stopping = threading.Event()
@@ -62,6 +67,7 @@ class InvalidationWatcher:
                 with self._lock:
                     if self._stopping.is_set():
                         return
+                    self._reconnect_to(self._session.address)
                     self._call = call = self._stub.WatchInvalidations(pb.WatchRequest())
                 for batch in call:
                     for event in batch.events:
@@ -78,6 +84,7 @@ class InvalidationWatcher:
                         watchdog.progress()
             except grpc.RpcError as error:
                 if not self._stopping.is_set():
+                    self._move_on(error)
                     log.info("cache invalidation stream broken; cache dropped", extra=kv(
                         error=f"{error.code().name} {error.details() or ''}".strip()))
             finally:
@@ -86,3 +93,18 @@ class InvalidationWatcher:
                 self._cache.set_live(False)
             self._stopping.wait(backoff)
             backoff = min(MAX_BACKOFF, backoff * 2)
+
+    def _reconnect_to(self, address: str) -> None:
+        if address != self._address:
+            self._channel.close()
+            self._address = address
+            self._channel = grpc.insecure_channel(address, options=OPTIONS)
+            self._stub = pb_grpc.MasterStub(self._channel)
+
+    def _move_on(self, error: grpc.RpcError) -> None:
+        """A follower named the leader, or this master is gone: watch another one."""
+        translated = from_rpc_error(error)
+        if isinstance(translated, NotLeader) and translated.leader:
+            self._session.follow(translated.leader)
+        elif error.code() == grpc.StatusCode.UNAVAILABLE and len(self._session.masters) > 1:
+            self._session.skip(self._address)

@@ -45,9 +45,24 @@ class DeadlineExceeded(MooseNGError):
 
 _BY_CODE = {cls.code: cls for cls in MooseNGError.__subclasses__()}
 
+LEADER_KEY = "mooseng-leader"     # trailing metadata of a master that does not lead
+
+
+class NotLeader(FailedPrecondition):
+    """This master follows: nothing was done; ask `leader` (empty while none is elected, then
+    the code is UNAVAILABLE). Safe to retry elsewhere, whatever the call."""
+
+    def __init__(self, message: str, leader: str = ""):
+        super().__init__(message)
+        self.leader = leader
+        if not leader:
+            self.code = grpc.StatusCode.UNAVAILABLE
+
 
 def abort(context: grpc.ServicerContext, error: MooseNGError) -> None:
     """Answer a gRPC call with the status code that belongs to `error`."""
+    if isinstance(error, NotLeader):
+        context.set_trailing_metadata(((LEADER_KEY, error.leader),))
     context.abort(error.code, str(error))
 
 
@@ -55,6 +70,10 @@ def from_rpc_error(error: grpc.RpcError) -> MooseNGError:
     """Turn a failed call into the matching MooseNGError, keeping the server's message."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = error.details() if hasattr(error, "details") else str(error)
+    metadata = dict(error.trailing_metadata() or ()) if hasattr(error, "trailing_metadata") \
+        else {}
+    if LEADER_KEY in metadata:
+        return NotLeader(details, metadata[LEADER_KEY])
     return _BY_CODE.get(code, MooseNGError)(details or code.name)
 
 

@@ -75,3 +75,11 @@ class Channels:
             channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             channel.close()
+
+
+def parse_masters(text: str) -> list[str]:
+    """'a:9421,b:9421' (commas or spaces) -> ['a:9421', 'b:9421']: a master, or several."""
+    masters = text.replace(",", " ").split()
+    if not masters:
+        raise ValueError("no master address given")
+    return masters

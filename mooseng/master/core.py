@@ -17,8 +17,8 @@ import random
 import threading
 import time
 
-from mooseng.common.errors import (InvalidArgument, MooseNGError, NotFound, ResourceExhausted,
-                                   Unavailable)
+from mooseng.common.errors import (InvalidArgument, MooseNGError, NotFound, NotLeader,
+                                   ResourceExhausted, Unavailable)
 from mooseng.common.log import kv
 from mooseng.master import goals, placement
 from mooseng.master.changelog import Changelog, apply, recover, state_json, write_snapshot
@@ -112,7 +112,9 @@ class MasterCore:
         self.clock, self.wall = clock, wall
         self.lock = threading.RLock()
         self.state: Namespace | None = None
-        self.changelog: Changelog | None = None
+        self.changelog = None     # the local Changelog, or the leader's EtcdJournal
+        self.local_changelog: Changelog | None = None
+        self.leading = True       # a single master leads; with etcd, Leadership decides
         self.servers: dict[str, Server] = {}
         self.copies: dict[int, dict[str, set[int]]] = {}   # chunk_id -> {server: versions}
         self.server_chunks: dict[str, set[int]] = {}
@@ -139,8 +141,9 @@ class MasterCore:
 
     # ------------------------------------------------------------------ life cycle
 
-    def open(self) -> int:
-        """Recover the metadata from the data dir; returns the number of entries replayed."""
+    def open(self, follow: bool = False) -> int:
+        """Recover the metadata from the data dir; returns the number of entries replayed.
+        With `follow` the master starts as a follower (several masters on etcd)."""
         os.makedirs(self.settings.data_dir, exist_ok=True)
         self._lock_data_dir()
         try:
@@ -151,18 +154,69 @@ class MasterCore:
         self.state = state
         self.snapshot_version = state.version - replayed
         self.next_id = state.reserved + 1
-        self.changelog = Changelog(self.settings.data_dir, state.version + 1)
+        self.changelog = self.local_changelog = Changelog(self.settings.data_dir,
+                                                          state.version + 1)
         self.started = self.clock()
-        if state.version == 0:
-            with self.lock:
-                self._apply("init", chunk_size=self.settings.chunk_size)
-                version = state.version
-            self._wait(version)
+        self.leading = not follow
+        if state.version == 0 and not follow:
+            self._init()
         elif state.chunk_size != self.settings.chunk_size:
             log.warning("chunk size differs from the setting; keeping the metadata's",
                         extra=kv(metadata_chunk_size=state.chunk_size,
                                  setting=self.settings.chunk_size))
         return replayed
+
+    def _init(self) -> None:
+        with self.lock:
+            self._apply("init", chunk_size=self.settings.chunk_size)
+            version = self.state.version
+        self._wait(version)
+
+    # ------------------------------------------------------------------ roles (with etcd)
+
+    def apply_committed(self, version: int, entry: dict) -> None:
+        """A follower applies an entry the leader committed (in order; repeats are skipped)."""
+        with self.lock:
+            if version <= self.state.version:
+                return
+            op = entry["op"]
+            args = {k: v for k, v in entry.items() if k not in ("op", "t")}
+            was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
+                args.get("path") or args["src"])
+            apply(self.state, dict(entry, v=version))
+            for sid in entry.get("servers", ()) if op == "commit" else ():
+                # where the copies are, before the chunk servers' next heartbeats say so
+                self._add_copy(entry["chunk_id"], sid, entry["version"])
+            self.invalidations.publish(events_for(op, args, was_dir))
+            self.local_changelog.append(version, entry)
+            if version - self.snapshot_version >= self.settings.snapshot_every:
+                self._start_snapshot()
+
+    def promote(self, journal) -> None:
+        """Start leading from this master's state: every committed entry is applied."""
+        with self.lock:
+            self.changelog = journal
+            self.next_id = self.state.reserved + 1   # the old leader's unused ids stay unused
+            self.leases.clear()
+            self._changed()
+            self.leading = True
+        if self.state.version == 0:
+            self._init()
+
+    def demote(self, reason: str) -> None:
+        """Stop leading: forget whatever was applied but not committed, by rebuilding the
+        state from the local files, which hold committed entries only."""
+        with self.lock:
+            self.leading = False
+            if self.changelog is None:
+                return
+            self.changelog = self.local_changelog
+            self.state, _ = recover(self.settings.data_dir, self.settings.chunk_size)
+            self.leases.clear()
+            self._changed()
+            self._recount = True
+            self.invalidations.publish([EVERYTHING])
+        log.info("following", extra=kv(reason=reason, version=self.state.version))
 
     def _lock_data_dir(self) -> None:
         """Two masters on one data dir would interleave changelogs: refuse the second."""
@@ -211,6 +265,8 @@ class MasterCore:
             raise Unavailable(f"metadata is read-only: {self.failed}")
         if self.changelog is None:
             raise Unavailable("the master is shutting down")
+        if not self.leading:
+            raise NotLeader("this master does not lead (any more); retry with the leader")
         entry = {"op": op, "t": round(self.wall(), 6), **args}
         version = self.state.version + 1
         was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
@@ -412,10 +468,11 @@ class MasterCore:
         if not server_ids:
             raise InvalidArgument("commit needs the ids of the servers that stored the data")
         with self.lock:
+            servers = list(dict.fromkeys(server_ids))
             node, _ = self._apply("commit", inode=inode, index=index, chunk_id=chunk_id,
                                   version=version, length=length, file_size=file_size,
-                                  truncate=truncate)
-            for sid in dict.fromkeys(server_ids):
+                                  truncate=truncate, servers=servers)
+            for sid in servers:
                 self._add_copy(chunk_id, sid, version)
             self.leases.pop(lease_id, None)
             reply = self._view(node)
@@ -615,7 +672,7 @@ class MasterCore:
             result = goals.plan(self._chunk_views(), self.candidates(),
                                 leases=self._lease_versions(), replicating=replicating,
                                 busy=busy, limit=settings.replication_limit,
-                                act=not self.in_grace(), rng=self._rng)
+                                act=self.leading and not self.in_grace(), rng=self._rng)
             for action in result.actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)

@@ -24,6 +24,15 @@ class MasterConfig:
     snapshot_every: int = setting(10000, "write a metadata snapshot every N changelog entries")
     replication_limit: int = setting(4, "max concurrent replications per chunk server")
     log_level: str = setting("info", "debug, info, warning or error")
+    etcd: str = setting("", "etcd members HOST:PORT[,HOST:PORT...] for several masters with "
+                            "one leader; empty: a single master with its local changelog")
+    cluster_id: str = setting("mooseng", "name of the cluster; etcd serves one cluster, and a "
+                                         "master of another is refused")
+    name: str = setting("", "this master's name in status and logs (default: its address)")
+    advertise: str = setting("", "HOST:PORT clients and chunk servers use to reach this "
+                                 "master (default: --host and the gRPC port)")
+    lease_ttl: int = setting(1, "seconds of the leader's etcd lease: a dead leader is replaced "
+                                "after at most this long")
 
 
 def validate(config: MasterConfig) -> MasterConfig:
@@ -36,6 +45,14 @@ def validate(config: MasterConfig) -> MasterConfig:
     if config.heartbeat_interval <= 0 or config.offline_timeout <= config.heartbeat_interval:
         raise ConfigError("bad value for 'offline_timeout': must be larger than "
                           f"heartbeat_interval ({config.heartbeat_interval})")
+    if config.etcd:
+        from mooseng.master.etcd import parse_endpoints
+        try:
+            parse_endpoints(config.etcd)
+        except ValueError as error:
+            raise ConfigError(f"bad value for 'etcd': {error}") from None
+    if config.lease_ttl < 1:
+        raise ConfigError("bad value for 'lease_ttl': etcd leases are whole seconds, at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"bad value for 'log_level': {config.log_level!r} "
                           "(use debug, info, warning or error)")

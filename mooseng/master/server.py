@@ -17,6 +17,8 @@ from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry, overall
 from mooseng.master.changelog import CorruptMetadata
 from mooseng.master.core import MasterCore, Settings
+from mooseng.master.etcd import Etcd, parse_endpoints
+from mooseng.master.ha import Leadership, Peer
 from mooseng.master.invalidation import WATCHERS, Hub
 from mooseng.master.metrics import MasterMetrics
 from mooseng.master.service import MasterService, RegistryService
@@ -25,6 +27,7 @@ from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 log = logging.getLogger("mooseng.master")
 
 SERVICES = ["mooseng.v1.Master", "mooseng.v1.ChunkServerRegistry"]
+LAG_DEGRADED = 1000      # changelog entries a follower may trail the leader by
 
 
 class MasterServer:
@@ -50,19 +53,20 @@ class MasterServer:
         self._wake = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._replications_counted = 0
+        self.ha: Leadership | None = None
 
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         config = self.config
         try:
-            replayed = self.core.open()
+            replayed = self.core.open(follow=bool(config.etcd))
         except CorruptMetadata as error:
             raise OSError(f"metadata in {config.data_dir} cannot be loaded: {error}") from None
         gc.freeze()     # the recovered metadata lives forever: keep it out of GC passes
         server, health_servicer = rpc.make_server(32 + WATCHERS)   # a thread per watcher
-        pb_grpc.add_MasterServicer_to_server(
-            MasterService(self.core, self.metrics, lambda: overall(self.checks())), server)
+        self.service = MasterService(self.core, self.metrics, lambda: overall(self.checks()))
+        pb_grpc.add_MasterServicer_to_server(self.service, server)
         pb_grpc.add_ChunkServerRegistryServicer_to_server(
             RegistryService(self.core, self._wake.set), server)
         try:
@@ -74,6 +78,8 @@ class MasterServer:
         self.grpc_server, self.health_servicer, self.port = server, health_servicer, port
         server.start()
         self.http_port = self.http.start(config.host, config.http_port)
+        if config.etcd:
+            self._start_leadership()
         self._write_ports()
         self._loop_thread = threading.Thread(target=self._loop, name="master-loop", daemon=True)
         self._loop_thread.start()
@@ -84,8 +90,20 @@ class MasterServer:
                                      metadata_version=self.core.state.version,
                                      replayed=replayed, chunk_size=self.core.chunk_size))
 
+    def _start_leadership(self) -> None:
+        config = self.config
+        host = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        address = config.advertise or f"{host}:{self.port}"
+        me = Peer(config.name or address, address,
+                  f"{address.rsplit(':', 1)[0]}:{self.http_port}")
+        self.ha = Leadership(self.core, Etcd(parse_endpoints(config.etcd)), config.cluster_id,
+                             me, config.lease_ttl)
+        self.ha.start()
+        self.service.leadership = self.ha
+
     def stop(self, snapshot: bool = True) -> None:
-        """Clean stop; snapshot=False leaves the metadata as a crash would (tests use it)."""
+        """Clean stop; snapshot=False leaves the metadata as a crash would (tests use it).
+        A leader finishes the calls in progress, then hands over at once."""
         self._serving = False
         if self.health_servicer:
             rpc.set_serving(self.health_servicer, SERVICES, False)
@@ -94,6 +112,8 @@ class MasterServer:
         self.invalidations.close()
         if self.grpc_server:
             self.grpc_server.stop(grace=2.0).wait()
+        if self.ha:
+            self.ha.stop()
         if self._loop_thread:
             self._loop_thread.join()
         self.http.stop()
@@ -186,4 +206,33 @@ class MasterServer:
             metadata = Check("metadata", "critical", failed)
         else:
             metadata = Check("metadata", "healthy", f"version {version}")
-        return [chunkservers, replication, data, metadata]
+        checks = [chunkservers, replication, data, metadata]
+        if self.ha:
+            checks += self._ha_checks()
+        return checks
+
+    def _ha_checks(self) -> list[Check]:
+        ha = self.ha
+        members = ha.member_health()
+        down = [f"{endpoint} ({detail})" for endpoint, ok, detail in members if not ok]
+        if len(down) * 2 >= len(members):
+            etcd = Check("etcd", "critical", f"{len(down)} of {len(members)} etcd members "
+                                             f"down, no majority: {', '.join(down)}")
+        elif down:
+            etcd = Check("etcd", "degraded", f"{len(down)} of {len(members)} etcd members "
+                                             f"down: {', '.join(down)}")
+        else:
+            etcd = Check("etcd", "healthy", f"{len(members)} etcd members answer")
+        if ha.leading:
+            lagging = [f"{m['name']} ({m['lag_entries']} entries behind)"
+                       for m in ha.known_masters() if m["role"] == "follower"
+                       and m["lag_entries"] > LAG_DEGRADED]
+            role = Check("leadership", "degraded" if lagging else "healthy",
+                         f"leading; lagging followers: {', '.join(lagging)}" if lagging
+                         else "leading")
+        elif ha.leader:
+            role = Check("leadership", "healthy", f"following {ha.leader.address}")
+        else:
+            role = Check("leadership", "critical", "no leader elected: "
+                                                   f"{ha.last_error or 'election in progress'}")
+        return [etcd, role]

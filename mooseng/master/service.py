@@ -26,15 +26,22 @@ log = logging.getLogger("mooseng.master")
 _STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENANCE}
 
 
+ANY_MASTER = ("GetClusterStatus", "ListChunkServers")   # followers answer these too
+
+
 def counted(method):
-    """Count and time one RPC under its method name; the status is the gRPC code name."""
+    """Count and time one RPC under its method name; the status is the gRPC code name.
+    Only the leader serves the others (a follower answers NotLeader naming the leader)."""
     operation = method.__name__
+    gated = operation not in ANY_MASTER
 
     @functools.wraps(method)
     def wrapper(self, request, context):
         start = time.perf_counter()
         status = "ok"
         try:
+            if gated:
+                self.gate()
             return method(self, request, context)
         except MooseNGError as error:
             status = error.code.name.lower()
@@ -59,10 +66,16 @@ def _grant(grant: Allocation) -> pb.AllocateChunkReply:
 
 
 class MasterService(pb_grpc.MasterServicer):
-    def __init__(self, core: MasterCore, metrics: MasterMetrics, health: Callable[[], str]):
+    def __init__(self, core: MasterCore, metrics: MasterMetrics, health: Callable[[], str],
+                 leadership=None):
         self.core = core
         self.metrics = metrics
         self.health = health
+        self.leadership = leadership     # with several masters: ha.Leadership
+
+    def gate(self) -> None:
+        if self.leadership:
+            self.leadership.require_leader()
 
     def _attr(self, view: AttrView) -> pb.Attr:
         return pb.Attr(inode=view.inode,
@@ -72,6 +85,7 @@ class MasterService(pb_grpc.MasterServicer):
 
     def WatchInvalidations(self, request, context):  # noqa: N802 (gRPC API)
         try:
+            self.gate()
             yield from self.core.invalidations.stream(context.is_active)
         except MooseNGError as error:
             abort(context, error)
@@ -169,8 +183,21 @@ class MasterService(pb_grpc.MasterServicer):
                 metadata_version=core.state.version, chunk_size=core.chunk_size,
                 default_goal=core.settings.default_goal,
                 replications_pending=len(core.replicating), version=__version__)
+        if self.leadership:
+            self._describe_masters(status)
+        else:
+            status.role = "single"
         status.health = self.health()
         return status
+
+    def _describe_masters(self, status: pb.ClusterStatus) -> None:
+        ha = self.leadership
+        status.role = "leader" if ha.leading else "follower"
+        status.leader = ha.leader.address if ha.leader else ""
+        for member in ha.member_health():
+            status.etcd.add(endpoint=member[0], ok=member[1], detail=member[2])
+        for master in ha.known_masters():
+            status.masters.add(**master)
 
     @servicer_errors
     @counted

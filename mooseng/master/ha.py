@@ -1,0 +1,367 @@
+"""Master high availability on etcd: one leader elected with a lease, the changelog in etcd.
+
+The leader appends each group of changelog entries to etcd in one transaction that holds only
+while its leader key (bound to its lease) is the one it created and the log's head is where it
+last left it; an entry is acknowledged once that transaction succeeded, so a deposed or paused
+leader can never acknowledge a write. Every master copies the committed entries into its local
+changelog; followers apply them in order from an etcd watch, so a new leader starts from its own
+state. A leader that loses its lease, or cannot tell whether a transaction went through,
+steps down and rebuilds its state from what was committed.
+
+Keys (etcd serves one MooseNG cluster):
+  /mooseng/cluster_id           the cluster's name, set by the first master
+  /mooseng/leader               {"id", "address", "http_address"} of the leader, on its lease
+  /mooseng/head                 the last version written; its revision fences the next write
+  /mooseng/log/<version:020d>   one changelog line (changelog.encode)
+  /mooseng/masters/<id>         every master's own report (role, version), on its own lease
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from mooseng.common.errors import MooseNGError, NotLeader
+from mooseng.common.log import kv
+from mooseng.master.changelog import Changelog, decode, encode
+from mooseng.master.etcd import Etcd, EtcdUnavailable, b64
+
+log = logging.getLogger("mooseng.master.ha")
+
+PREFIX = "/mooseng/"
+CLUSTER_ID = PREFIX + "cluster_id"
+LEADER = PREFIX + "leader"
+HEAD = PREFIX + "head"
+LOG = PREFIX + "log/"
+MASTERS = PREFIX + "masters/"
+MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
+REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
+IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
+
+
+def log_key(version: int) -> str:
+    return f"{LOG}{version:020d}"
+
+
+@dataclass(frozen=True)
+class Peer:
+    id: str
+    address: str
+    http_address: str
+
+    def encode(self) -> str:
+        return json.dumps({"id": self.id, "address": self.address,
+                           "http_address": self.http_address})
+
+    @classmethod
+    def decode(cls, value: bytes) -> "Peer":
+        data = json.loads(value)
+        return cls(data["id"], data["address"], data.get("http_address", ""))
+
+
+class EtcdJournal:
+    """The leader's changelog (same interface as `Changelog`): appended entries wait in memory
+    and are group-committed to etcd by the first caller of `wait_durable`, fenced by leadership.
+    Any failure of a commit is final: this master is no longer allowed to lead."""
+
+    def __init__(self, etcd: Etcd, local: Changelog, version: int, leader_revision: int,
+                 head_revision: int, on_lost):
+        self._etcd = etcd
+        self.local = local
+        self._on_lost = on_lost
+        self._leader_revision = leader_revision
+        self._head_revision = head_revision
+        self._cond = threading.Condition()
+        self._pending: list[tuple[int, dict]] = []
+        self._written = self._durable = version
+        self._committing = False
+        self.lost: str | None = None
+
+    @property
+    def durable(self) -> int:
+        return self._durable
+
+    def append(self, version: int, entry: dict) -> None:
+        with self._cond:
+            if self.lost:
+                raise NotLeader(f"this master stopped leading: {self.lost}")
+            self._pending.append((version, entry))
+            self._written = version
+
+    def wait_durable(self, version: int) -> None:
+        with self._cond:
+            while self._durable < version:
+                if self.lost:
+                    raise NotLeader(f"not acknowledged: this master stopped leading "
+                                    f"({self.lost}); the client retries with the new leader")
+                if self._committing:
+                    self._cond.wait()
+                    continue
+                self._committing = True
+                batch, self._pending = self._pending, []
+                self._cond.release()
+                try:
+                    self._commit(batch)
+                except (MooseNGError, OSError) as error:
+                    self.lost = str(error)
+                finally:
+                    self._cond.acquire()
+                    self._committing = False
+                    if not self.lost:
+                        self._durable = batch[-1][0] if batch else self._durable
+                    self._cond.notify_all()
+                if self.lost:
+                    self._on_lost(self.lost)
+
+    def _commit(self, batch: list[tuple[int, dict]]) -> None:
+        for start in range(0, len(batch), MAX_OPS):
+            part = batch[start:start + MAX_OPS]
+            puts = [{"request_put": {"key": b64(log_key(v)), "value": b64(encode(v, e))}}
+                    for v, e in part]
+            puts.append({"request_put": {"key": b64(HEAD), "value": b64(str(part[-1][0]))}})
+            reply = self._etcd.txn(
+                [{"key": b64(LEADER), "target": "CREATE", "result": "EQUAL",
+                  "create_revision": self._leader_revision},
+                 {"key": b64(HEAD), "target": "MOD", "result": "EQUAL",
+                  "mod_revision": self._head_revision}],
+                puts, [{"request_range": {"key": b64(LEADER)}}])
+            if not reply.get("succeeded"):
+                raise NotLeader("etcd refused the write: this master's leadership ended "
+                                "(its lease expired or another master leads)")
+            self._head_revision = int(reply["header"]["revision"])
+            for version, entry in part:
+                self.local.append(version, entry)
+
+    def rotate(self, next_version: int) -> None:
+        self.wait_durable(self._written)
+        self.local.rotate(next_version)
+
+    def prune(self, snapshot_version: int) -> None:
+        self.local.prune(snapshot_version)
+
+    def close(self) -> None:
+        self.local.close()
+
+
+class Leadership:
+    """Campaigns, leads (lease keep-alive) and follows (applies the log) for one master."""
+
+    def __init__(self, core, etcd: Etcd, cluster_id: str, me: Peer, lease_ttl: int):
+        self.core = core
+        self.etcd = etcd
+        self.cluster_id = cluster_id
+        self.me = me
+        self.lease_ttl = lease_ttl
+        self.leader: Peer | None = None
+        self.leading = False
+        self.elections_won = 0
+        self._deadline = 0.0           # monotonic: leadership certain until then
+        self._lease = 0
+        self._stopping = threading.Event()
+        self._lost = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ha", daemon=True)
+        self._reporter = threading.Thread(target=self._report_loop, name="ha-report",
+                                          daemon=True)
+        self.last_error = ""
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        try:
+            self._check_cluster_id()
+            self._catch_up()
+        except EtcdUnavailable as error:
+            raise OSError(f"cannot reach etcd at {self.etcd.describe()}: {error}") from None
+        self._thread.start()
+        self._reporter.start()
+
+    def stop(self) -> None:
+        """Hand over: give up the lease at once, so another master is elected without waiting
+        for it to expire."""
+        self._stopping.set()
+        self._lost.set()
+        self._thread.join()
+        self._reporter.join()
+
+    def _check_cluster_id(self) -> None:
+        self.etcd.txn([{"key": b64(CLUSTER_ID), "target": "CREATE", "result": "EQUAL",
+                        "create_revision": 0}],
+                      [{"request_put": {"key": b64(CLUSTER_ID), "value": b64(self.cluster_id)}}])
+        value, _ = self.etcd.get(CLUSTER_ID)
+        if value is not None and value.decode() != self.cluster_id:
+            raise OSError(f"etcd at {self.etcd.describe()} serves MooseNG cluster "
+                          f"{value.decode()!r}, this master is configured for "
+                          f"{self.cluster_id!r}: give --cluster-id {value.decode()} or "
+                          "another etcd")
+
+    # ------------------------------------------------------------------ the gate
+
+    def require_leader(self) -> None:
+        """Raise NotLeader unless this master leads with a lease it is sure of."""
+        if self.leading and time.monotonic() < self._deadline:
+            return
+        leader = self.leader.address if self.leader and self.leader != self.me else ""
+        if leader:
+            raise NotLeader(f"this master ({self.me.address}) follows; the leader is {leader}",
+                            leader)
+        raise NotLeader(f"no leader is elected yet (asked {self.me.address}); retry shortly")
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                value, record = self.etcd.get(LEADER)
+                self._catch_up()
+                if value is None:
+                    if self._campaign():
+                        self._lead()
+                    continue
+                self.leader = Peer.decode(value)
+                self._follow(record["revision"] + 1)
+                self.last_error = ""
+            except (EtcdUnavailable, ValueError, KeyError) as error:
+                self.last_error = str(error)
+                log.warning("etcd unavailable; retrying", extra=kv(error=error))
+                self._stopping.wait(0.2)
+            except Exception:  # noqa: BLE001 - the loop must outlive a bug in one pass
+                log.exception("leadership pass failed")
+                self._stopping.wait(0.5)
+
+    def _catch_up(self) -> None:
+        """Apply every committed entry after this master's version, in order."""
+        while True:
+            start = log_key(self.core.state.version + 1)
+            pairs, more, _ = self.etcd.range(start, LOG[:-1] + chr(ord("/") + 1))
+            for _, line in pairs:
+                self._apply_line(line)
+            if not more:
+                return
+
+    def _apply_line(self, line: bytes) -> None:
+        decoded = decode(line)
+        if decoded is None:
+            raise ValueError("a changelog entry in etcd fails its CRC")
+        self.core.apply_committed(*decoded)
+
+    def _campaign(self) -> bool:
+        lease = self.etcd.grant(self.lease_ttl)
+        sent = time.monotonic()
+        reply = self.etcd.txn(
+            [{"key": b64(LEADER), "target": "CREATE", "result": "EQUAL", "create_revision": 0}],
+            [{"request_put": {"key": b64(LEADER), "value": b64(self.me.encode()),
+                              "lease": lease}}])
+        if not reply.get("succeeded"):
+            self.etcd.revoke(lease)
+            return False
+        self._lease, self._deadline = lease, sent + self.lease_ttl
+        self._leader_revision = int(reply["header"]["revision"])
+        return True
+
+    def _lead(self) -> None:
+        self._catch_up()            # nobody else writes now: this is everything committed
+        _, head = self.etcd.get(HEAD)
+        self._lost.clear()
+        journal = EtcdJournal(self.etcd, self.core.local_changelog, self.core.state.version,
+                              self._leader_revision, head.get("mod_revision", 0),
+                              lambda reason: self._lost.set())
+        self.leader, self.leading = self.me, True
+        self.elections_won += 1
+        self.core.promote(journal)
+        log.info("leading", extra=kv(master=self.me.id, version=self.core.state.version))
+        reason = "stopping"
+        while not self._stopping.is_set():
+            if self._lost.wait(self.lease_ttl / 3):
+                reason = journal.lost or "stopping"
+                break
+            sent = time.monotonic()
+            try:
+                ttl = self.etcd.keepalive(self._lease)
+            except EtcdUnavailable as error:
+                ttl, self.last_error = 0, str(error)
+            if ttl > 0:
+                self._deadline = sent + ttl
+            elif ttl < 0 or time.monotonic() >= self._deadline:
+                reason = "the leader lease expired"
+                break
+        self.leading = False
+        self.leader = None
+        if self._stopping.is_set():
+            self._resign()
+        self.core.demote(reason)
+        log.warning("stopped leading", extra=kv(master=self.me.id, reason=reason))
+
+    def _resign(self) -> None:
+        try:
+            self.etcd.revoke(self._lease)
+        except EtcdUnavailable as error:
+            log.warning("could not give up the leader lease; it expires by itself",
+                        extra=kv(error=error))
+
+    def _follow(self, revision: int) -> None:
+        for events in self.etcd.watch(PREFIX, revision, IDLE_WATCH):
+            for event in events:
+                key = event["key"]
+                if key == LEADER:
+                    if event["type"] == "DELETE":
+                        self.leader = None
+                        return          # campaign now
+                    self.leader = Peer.decode(event["value"])
+                elif key.startswith(LOG) and event["type"] != "DELETE":
+                    version = int(key[len(LOG):])
+                    if version == self.core.state.version + 1:
+                        self._apply_line(event["value"])
+                    elif version > self.core.state.version + 1:
+                        self._catch_up()
+            if self._stopping.is_set():
+                return
+
+    # ------------------------------------------------------------------ reports
+
+    def _report_loop(self) -> None:
+        """Every master says who it is, what it does and how far it got, for status and
+        health; the report lives on a lease of its own, so a dead master's report goes."""
+        lease = 0
+        while not self._stopping.is_set():
+            try:
+                if not lease or self.etcd.keepalive(lease) < 0:
+                    lease = self.etcd.grant(max(2, 3 * self.lease_ttl))
+                self.etcd.post("/kv/put", {"key": b64(MASTERS + self.me.id),
+                                           "value": b64(json.dumps(self.report())),
+                                           "lease": lease})
+            except EtcdUnavailable as error:
+                self.last_error = str(error)
+            self._stopping.wait(REPORT_EVERY)
+        if lease:
+            try:
+                self.etcd.revoke(lease)
+            except EtcdUnavailable:
+                pass
+
+    def report(self) -> dict:
+        return {"id": self.me.id, "address": self.me.address,
+                "http_address": self.me.http_address,
+                "role": "leader" if self.leading else "follower",
+                "version": self.core.state.version, "time": time.time()}
+
+    def known_masters(self) -> list[dict]:
+        """Every master that reported lately (MasterInfo fields), lag counted from the
+        leader's version."""
+        try:
+            pairs, _, _ = self.etcd.range(MASTERS, MASTERS[:-1] + chr(ord("/") + 1))
+        except EtcdUnavailable:
+            return []
+        reports = [json.loads(value) for _, value in pairs]
+        top = max((r["version"] for r in reports if r["role"] == "leader"),
+                  default=self.core.state.version)
+        now = time.time()
+        return [{"name": r["id"], "address": r["address"], "role": r["role"],
+                 "metadata_version": r["version"], "lag_entries": max(0, top - r["version"]),
+                 "report_age_seconds": round(max(0.0, now - r["time"]), 3)}
+                for r in sorted(reports, key=lambda r: r["id"])]
+
+    def member_health(self) -> list[tuple[str, bool, str]]:
+        return self.etcd.member_health()

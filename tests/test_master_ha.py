@@ -1,0 +1,176 @@
+"""Three masters on a real 3-member etcd: one leads, the others follow the changelog, clients
+and chunk servers follow the leader, and a leader that lost its lease acknowledges nothing."""
+
+import time
+
+import pytest
+
+from conftest import CHUNK_SIZE, HEARTBEAT, OFFLINE_TIMEOUT, _ports, wait_for
+from mooseng.common.config import load
+from mooseng.common.errors import NotLeader
+from mooseng.proto import mooseng_pb2 as pb
+from support import etcd
+
+pytestmark = pytest.mark.skipif(etcd.binary() is None, reason=etcd.INSTALL_HINT)
+
+
+class HaCluster:
+    def __init__(self, root):
+        self.root = root
+        self.etcd = etcd.Members(root)
+        self.masters = {}
+        self.addresses = {}
+        self.chunkservers = []
+        self.clients = []
+
+    def start(self):
+        from mooseng.chunkserver.main import ChunkServerConfig
+        from mooseng.chunkserver.server import ChunkServerDaemon
+
+        self.etcd.start()
+        for number in (1, 2, 3):
+            self.start_master(f"master-{number}")
+        for number in range(3):
+            data_dir = self.root / f"cs{number}"
+            config = load(ChunkServerConfig, [
+                "--data-dir", str(data_dir), "--master", self.master_list, "--port", "0",
+                "--http-port", "0"])
+            daemon = ChunkServerDaemon(config)
+            daemon.start()
+            self.chunkservers.append(daemon)
+        wait_for(lambda: all(all(link.registered for link in cs.links)
+                             for cs in self.chunkservers), "every chunk server registered")
+
+    def start_master(self, name, port=0):
+        from mooseng.master.main import MasterConfig
+        from mooseng.master.server import MasterServer
+
+        data_dir = self.root / name
+        data_dir.mkdir(exist_ok=True)
+        (data_dir / "ports.json").unlink(missing_ok=True)
+        config = load(MasterConfig, [
+            "--data-dir", str(data_dir), "--port", str(port), "--http-port", "0",
+            "--heartbeat-interval", str(HEARTBEAT), "--offline-timeout", str(OFFLINE_TIMEOUT),
+            "--chunk-size", str(CHUNK_SIZE), "--etcd", self.etcd.endpoints, "--name", name])
+        master = MasterServer(config)
+        master.start()
+        self.masters[name] = master
+        self.addresses[name] = f"127.0.0.1:{_ports(data_dir)['grpc']}"
+
+    @property
+    def master_list(self):
+        return ",".join(self.addresses[n] for n in sorted(self.addresses))
+
+    def leader(self):
+        leading = [n for n, m in self.masters.items() if m and m.ha.leading]
+        return leading[0] if len(leading) == 1 else None
+
+    def client(self, **kwargs):
+        from mooseng.client import Client
+
+        client = Client(self.master_list, timeout=10.0, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def teardown(self):
+        for client in self.clients:
+            client.close()
+        for daemon in self.chunkservers:
+            daemon.stop()
+        for master in self.masters.values():
+            if master:
+                master.stop()
+        self.etcd.stop()
+
+
+@pytest.fixture
+def ha(tmp_path):
+    cluster = HaCluster(tmp_path)
+    try:
+        cluster.start()
+        wait_for(cluster.leader, "one master to lead")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def test_one_leader_followers_apply_and_refuse_with_its_address(ha):
+    leader = ha.leader()
+    client = ha.client()
+    client.write_bytes("/a.bin", b"x" * 1000)
+    client.mkdir("/dir")
+    version = ha.masters[leader].core.state.version
+    for name, master in ha.masters.items():
+        wait_for(lambda: master.core.state.version == version, f"{name} to apply every entry")
+        assert master.core.state.lookup("/a.bin").size == 1000
+    follower = next(n for n in ha.masters if n != leader)
+    with pytest.raises(NotLeader) as refused:
+        ha.masters[follower].ha.require_leader()
+    assert refused.value.leader == ha.addresses[leader]
+    status = client.status()
+    assert status["role"] == "leader" and status["leader"] == ha.addresses[leader]
+    assert sorted(m["name"] for m in status["masters"]) == ["master-1", "master-2", "master-3"]
+    assert all(member["ok"] for member in status["etcd"])
+
+
+def test_a_client_given_a_follower_first_is_sent_to_the_leader(ha):
+    leader = ha.leader()
+    follower = next(n for n in ha.masters if n != leader)
+    from mooseng.client import Client
+
+    client = Client(ha.addresses[follower], timeout=10.0)
+    ha.clients.append(client)
+    client.write_bytes("/via-follower.bin", b"y" * 10)
+    assert client.master_address == ha.addresses[leader]
+    assert client.read_bytes("/via-follower.bin") == b"y" * 10
+
+
+def test_a_clean_stop_of_the_leader_hands_over_at_once(ha):
+    client = ha.client()
+    client.write_bytes("/before.bin", b"b" * 100)
+    old = ha.leader()
+    began = time.monotonic()
+    ha.masters[old].stop()
+    ha.masters[old] = None
+    new = wait_for(ha.leader, "another master to lead")
+    handover = time.monotonic() - began
+    assert new != old
+    client.write_bytes("/after.bin", b"a" * 100)
+    assert client.read_bytes("/before.bin") == b"b" * 100
+    assert handover < 1.0, f"handover took {handover:.2f} s; a lease expiry would take >= 1 s"
+
+
+def test_a_leader_that_lost_its_lease_acknowledges_nothing_and_follows(ha):
+    client = ha.client()
+    client.write_bytes("/kept.bin", b"k" * 100)
+    old = ha.leader()
+    master = ha.masters[old]
+    master.ha.etcd.revoke(master.ha._lease)      # what a lease expiry does, at once
+    with pytest.raises(NotLeader):
+        master.core.mkdir("/never", False)
+    wait_for(lambda: ha.leader() not in (None, old), "another master to lead")
+    assert not master.ha.leading
+    new = ha.masters[ha.leader()]
+    wait_for(lambda: master.core.state.version == new.core.state.version,
+             "the old leader to follow the new one")
+    for core in (master.core, new.core):
+        with pytest.raises(Exception):
+            core.state.lookup("/never")
+    assert client.read_bytes("/kept.bin") == b"k" * 100
+
+
+def test_followers_answer_every_client_call_with_the_leader(ha):
+    leader = ha.leader()
+    follower = next(n for n in ha.masters if n != leader)
+    import grpc
+
+    from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+    with grpc.insecure_channel(ha.addresses[follower]) as channel:
+        stub = pb_grpc.MasterStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Mkdir(pb.MkdirRequest(path="/x"), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert dict(refused.value.trailing_metadata())["mooseng-leader"] == \
+            ha.addresses[leader]
+        assert stub.GetClusterStatus(pb.ClusterStatusRequest(), timeout=5).role == "follower"
