@@ -63,8 +63,7 @@ def before_scenario(context, scenario):
                and tag[len(CAPABILITY_TAG):] not in context.driver.capabilities]
     reason = None
     if missing:
-        reason = (f"the {context.driver.name} backend cannot do: {', '.join(missing)} "
-                  f"(try -D backend=docker)")
+        reason = backends.missing_reason(context.driver, missing)
     elif f"{CAPABILITY_TAG}prometheus" in scenario.effective_tags:
         reason = prometheus.unavailable()
     if reason:

@@ -13,7 +13,8 @@ from support.workload import Workload
 def step_start_workload(context, clients, data_set, smallest, largest):
     data.check_data_set(data_set, smallest, largest)
     world = context.world
-    workload = Workload(world.master.address, world.cluster.address_map(), world.history,
+    workload = Workload(world.cluster.master_addresses, world.cluster.address_map(),
+                        world.history,
                         clients=clients, smallest=data.scaled_size(smallest),
                         largest=data.scaled_size(largest), directory=f"/load/{data_set}",
                         seed=len(world.scenario))

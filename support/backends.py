@@ -57,3 +57,15 @@ def choose(name: str) -> tuple[ClusterDriver, str]:
             reason = f"a Docker engine answers but the docker backend cannot run ({error})"
     from support.drivers.local import LocalDriver
     return LocalDriver(), f"backend: local ({reason}, so falling back to local processes)"
+
+
+# where each capability a backend may lack can be found instead
+_ELSEWHERE = {"partition": "try -D backend=docker", "one_sided_cut": "try -D backend=docker",
+              "etcd": "several masters on etcd run on the local backend so far: try -D "
+                      "backend=local, with Debian's etcd-server installed (make tools)"}
+
+
+def missing_reason(driver: ClusterDriver, missing: list[str]) -> str:
+    """Why a scenario needing `missing` capabilities is skipped on `driver`, and what to do."""
+    hints = list(dict.fromkeys(_ELSEWHERE.get(m, "try another backend") for m in missing))
+    return f"the {driver.name} backend cannot do: {', '.join(missing)} ({'; '.join(hints)})"

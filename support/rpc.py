@@ -45,6 +45,22 @@ def chunkservers(master_address: str, timeout: float = 2.0) -> list[pb.ChunkServ
     return list(reply.servers)
 
 
+def role(master_address: str, timeout: float = 1.0) -> str:
+    """single, leader or follower: what the master says it is; "" when it does not answer."""
+    try:
+        with channel(master_address) as ch:
+            return pb_grpc.MasterStub(ch).GetClusterStatus(pb.ClusterStatusRequest(),
+                                                           timeout=timeout).role
+    except grpc.RpcError:
+        return ""
+
+
+def master_status(master_address: str, timeout: float = 2.0) -> pb.ClusterStatus:
+    with channel(master_address) as ch:
+        return pb_grpc.MasterStub(ch).GetClusterStatus(pb.ClusterStatusRequest(),
+                                                       timeout=timeout)
+
+
 def state_name(state: int) -> str:
     return pb.ServerState.Name(state)
 

@@ -2,7 +2,8 @@
 {size:Size} matches "256 KB" or "3.5 chunks", {name:Q} the text between two double quotes,
 {role:Daemon} "master" or "chunk server" (as the role's name), {way:Restart} "stopped" or "killed",
 {fault:Halt} "killed" or "paused", {state:ListedState} "online", "offline" or "in maintenance"
-(as the master's state name)."""
+(as the master's state name), {names:QList} '"a"', '"a" and "b"' or '"a", "b" and "c"'
+(as a list of names)."""
 
 import parse
 from behave import register_type
@@ -54,3 +55,11 @@ def _listed_state(text):
 
 
 register_type(ListedState=_listed_state)
+
+
+@parse.with_pattern(r'"[^"]*"(?:(?:, | and )"[^"]*")*')
+def _quoted_list(text):
+    return [part.strip('"') for part in text.replace(" and ", ", ").split(", ")]
+
+
+register_type(QList=_quoted_list)

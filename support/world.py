@@ -26,10 +26,12 @@ FAST = dict(heartbeat_interval=0.3, offline_timeout=1.5, chunk_size=1024 * 1024,
 
 
 def topology(chunkservers: int, labels: list[dict[str, str]] | None = None,
-             start_master_first: bool = True, **settings) -> Topology:
+             start_master_first: bool = True, masters: int = 1, **settings) -> Topology:
+    """With several masters, 3 etcd members under them (the HA topology)."""
     return Topology(chunkservers=chunkservers, labels=labels or [],
                     master=MasterSettings(**{**FAST, **settings}),
-                    start_master_first=start_master_first)
+                    start_master_first=start_master_first, masters=masters,
+                    etcd=3 if masters > 1 else 0)
 
 
 @dataclasses.dataclass
@@ -121,7 +123,7 @@ class World:
         """The scenario's client called `name` (made on first use, with `cache` settings)."""
         key = (name, timeout)
         if key not in self._clients:
-            client = Client(self.master.address, timeout=timeout,
+            client = Client(self.cluster.master_addresses, timeout=timeout,
                             address_map=self.cluster.address_map(), cache=cache)
             self._clients[key] = client
             self._add_cleanup(client.close)

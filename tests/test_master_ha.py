@@ -1,6 +1,7 @@
 """Three masters on a real 3-member etcd: one leads, the others follow the changelog, clients
 and chunk servers follow the leader, and a leader that lost its lease acknowledges nothing."""
 
+import shutil
 import time
 
 import pytest
@@ -9,15 +10,15 @@ from conftest import CHUNK_SIZE, HEARTBEAT, OFFLINE_TIMEOUT, _ports, wait_for
 from mooseng.common.config import load
 from mooseng.common.errors import NotLeader
 from mooseng.proto import mooseng_pb2 as pb
-from support import etcd
+from mooseng.bench.hacluster import ETCD_MISSING, EtcdMembers
 
-pytestmark = pytest.mark.skipif(etcd.binary() is None, reason=etcd.INSTALL_HINT)
+pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason=ETCD_MISSING)
 
 
 class HaCluster:
     def __init__(self, root):
         self.root = root
-        self.etcd = etcd.Members(root)
+        self.etcd = EtcdMembers(root)
         self.masters = {}
         self.addresses = {}
         self.chunkservers = []
@@ -174,3 +175,71 @@ def test_followers_answer_every_client_call_with_the_leader(ha):
         assert dict(refused.value.trailing_metadata())["mooseng-leader"] == \
             ha.addresses[leader]
         assert stub.GetClusterStatus(pb.ClusterStatusRequest(), timeout=5).role == "follower"
+
+
+def _master(tmp_path, *flags):
+    from mooseng.master.main import MasterConfig
+    from mooseng.master.server import MasterServer
+
+    return MasterServer(load(MasterConfig, ["--data-dir", str(tmp_path / "other"), "--port", "0",
+                                            "--http-port", "0", *flags]))
+
+
+def test_a_master_of_another_cluster_is_refused(ha, tmp_path):
+    master = _master(tmp_path, "--etcd", ha.etcd.endpoints, "--cluster-id", "elsewhere")
+    with pytest.raises(OSError) as refused:
+        master.start()
+    master.stop()
+    assert "serves MooseNG cluster 'mooseng'" in str(refused.value)
+    assert "configured for 'elsewhere'" in str(refused.value)
+
+
+def test_an_unreachable_etcd_is_one_clear_error(tmp_path):
+    master = _master(tmp_path, "--etcd", "127.0.0.1:1")
+    with pytest.raises(OSError) as refused:
+        master.start()
+    master.stop()
+    assert str(refused.value).startswith("cannot reach etcd at 127.0.0.1:1")
+    assert "start etcd or check --etcd" in str(refused.value)
+
+
+def test_a_leader_unsure_of_its_lease_serves_nothing_and_commands_nothing(ha):
+    """As after a pause longer than the lease: until a refresh succeeds again it must neither
+    answer (a stale read) nor send chunk servers commands planned on a stale view."""
+    master = ha.masters[ha.leader()]
+    server_id = next(iter(master.core.servers))
+    master.core.servers[server_id].commands.append(object())
+    master.ha._deadline = 0.0
+    with pytest.raises(NotLeader):
+        master.ha.require_leader()
+    commands, _ = master.core.heartbeat(server_id, 1, 0, [], [], [])
+    assert commands == [] and master.core.servers[server_id].commands == []
+
+
+def test_mooseng_status_lists_the_masters_and_etcd_members(ha, capsys):
+    from mooseng.cli.main import main
+
+    assert main(["--master", ha.master_list, "status"]) == 0
+    out = capsys.readouterr().out
+    leader = ha.leader()
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("master-")}
+    assert sorted(rows) == ["master-1", "master-2", "master-3"]
+    assert rows[leader][2] == "LEADER" and sum(r[2] == "FOLLOWER" for r in rows.values()) == 2
+    assert "ETCD MEMBER" in out and out.count(" up ") == 3
+
+
+def test_bench_failover_measures_on_its_own_cluster_and_removes_it(capsys):
+    import glob
+    import json
+    import tempfile
+
+    from mooseng.cli.main import main
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/mooseng-bench-ha-*"))
+    assert main(["bench", "failover", "--rounds", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["rounds"] == 1 and len(result["each_s"]) == 1
+    assert 0 < result["median_s"] == result["max_s"] < 30
+    assert "round 1/1" in captured.err
+    assert set(glob.glob(f"{tempfile.gettempdir()}/mooseng-bench-ha-*")) == before

@@ -6,6 +6,9 @@ import os
 import secrets
 from typing import Callable
 
+import sys
+
+from mooseng.bench import failover as failover_bench
 from mooseng.bench import workloads
 from mooseng.bench.targets import MooseNGTarget
 from mooseng.client import Client
@@ -22,6 +25,16 @@ def run(client: Client, args, progress: Callable[[str], None]) -> Output:
     result.update(workloads.run(MooseNGTarget(client, args.goal), directory, settings,
                                 progress))
     return Output(result, _text(result, settings))
+
+
+def failover(client, args) -> Output:
+    result = failover_bench.run(args.rounds, args.lease_ttl,
+                                lambda line: print(line, file=sys.stderr, flush=True))
+    text = pairs([("Rounds", result["rounds"]), ("Lease TTL", f"{result['lease_ttl_s']} s"),
+                  ("Median", f"{result['median_s'] * 1000:.0f} ms"),
+                  ("Max", f"{result['max_s'] * 1000:.0f} ms"),
+                  ("Min", f"{result['min_s'] * 1000:.0f} ms")])
+    return Output(result, text)
 
 
 def _text(result: dict, settings: workloads.Settings) -> str:

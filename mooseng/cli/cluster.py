@@ -26,6 +26,14 @@ def status(client: Client, args) -> Output:
         ("Default goal", s["default_goal"]),
         ("Metadata version", s["metadata_version"]),
     ])
+    if s["masters"]:
+        rows = [[m["name"], m["address"], m["role"].upper(), m["metadata_version"],
+                 m["lag_entries"], f"{m['report_age_seconds']:.1f}s"] for m in s["masters"]]
+        text += "\n\n" + table(["MASTER", "ADDRESS", "ROLE", "VERSION", "LAG", "REPORTED"],
+                                 rows, right={3, 4, 5})
+    if s["etcd"]:
+        rows = [[e["endpoint"], "up" if e["ok"] else "DOWN", e["detail"]] for e in s["etcd"]]
+        text += "\n\n" + table(["ETCD MEMBER", "STATE", "DETAIL"], rows)
     return Output(s, text)
 
 

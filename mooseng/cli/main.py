@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
                         + ")")
     p.add_argument("--cache-entries", type=count, default=defaults.entries, metavar="N",
                    help=f"bound of the metadata cache (default {defaults.entries})")
+    kinds = p.add_subparsers(dest="bench_kind", metavar="KIND")
+    f = command(kinds, "failover", bench.failover,
+                "time from kill -9 of the leading master to the next acknowledged write, on "
+                "a cluster of 3 masters on etcd this command starts (and removes) itself")
+    f.set_defaults(bench=False, no_master=True)
+    f.add_argument("--rounds", type=positive, default=10, help="leaders killed (default 10)")
+    f.add_argument("--lease-ttl", type=positive, default=1, metavar="S",
+                   help="the masters' etcd lease in seconds (default 1)")
 
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")

@@ -151,7 +151,12 @@ class Client:
     # ------------------------------------------------------------------ cluster
 
     def status(self) -> dict:
-        return status_dict(self._master.call("GetClusterStatus", pb.ClusterStatusRequest()))
+        """The leader's view when there is one: a follower answers too, naming it."""
+        reply = self._master.call("GetClusterStatus", pb.ClusterStatusRequest())
+        if reply.role == "follower" and reply.leader:
+            self._master.follow(reply.leader)
+            reply = self._master.call("GetClusterStatus", pb.ClusterStatusRequest())
+        return status_dict(reply)
 
     def chunkservers(self) -> list[dict]:
         reply = self._master.call("ListChunkServers", pb.ListChunkServersRequest())

@@ -88,6 +88,9 @@ class MasterSession:
                 last = error
             tried += 1
             if time.monotonic() >= deadline:
+                if isinstance(last, NotLeader):
+                    raise Unavailable(f"no master leads (asked {', '.join(self._stubs)} for "
+                                      f"{timeout:g} s); the last said: {last}") from None
                 raise last
             if tried % len(self._stubs) == 0:
                 time.sleep(RETRY_PAUSE)

@@ -115,6 +115,9 @@ class MasterCore:
         self.changelog = None     # the local Changelog, or the leader's EtcdJournal
         self.local_changelog: Changelog | None = None
         self.leading = True       # a single master leads; with etcd, Leadership decides
+        # whether this master may command chunk servers now: with etcd, only while its lease
+        # is certain, so a leader deposed while paused never acts on its stale view
+        self.certain = lambda: self.leading
         self.servers: dict[str, Server] = {}
         self.copies: dict[int, dict[str, set[int]]] = {}   # chunk_id -> {server: versions}
         self.server_chunks: dict[str, set[int]] = {}
@@ -131,6 +134,7 @@ class MasterCore:
         self._recount = True      # look at every chunk (after recovery)
         self._acted_key: tuple | None = None
         self._next_plan = 0.0     # monotonic time before which no new full plan is made
+        self._inherited_until = 0.0   # after a promotion: until the old leader's leases end
         self.next_id = 1
         self.snapshot_version = 0
         self.failed: str | None = None
@@ -198,6 +202,7 @@ class MasterCore:
             self.changelog = journal
             self.next_id = self.state.reserved + 1   # the old leader's unused ids stay unused
             self.leases.clear()
+            self._inherited_until = self.clock() + LEASE_SECONDS
             self._changed()
             self.leading = True
         if self.state.version == 0:
@@ -213,6 +218,9 @@ class MasterCore:
             self.changelog = self.local_changelog
             self.state, _ = recover(self.settings.data_dir, self.settings.chunk_size)
             self.leases.clear()
+            self.replicating.clear()
+            for server in self.servers.values():
+                server.commands.clear()
             self._changed()
             self._recount = True
             self.invalidations.publish([EVERYTHING])
@@ -493,7 +501,7 @@ class MasterCore:
 
     def _key(self) -> tuple:
         """Everything goal accounting depends on; equal keys give equal plans."""
-        return (self.state.version, self._changes, self.in_grace())
+        return (self.state.version, self._changes, self.in_grace(), self._inheriting())
 
     def _add_copy(self, chunk_id: int, server_id: str, version: int) -> None:
         self._changed()
@@ -564,6 +572,9 @@ class MasterCore:
                             extra=kv(server=server_id, chunk=chunk_id, version=version))
             self.invalidations.publish([chunk_event(chunk_id) for chunk_id in dict.fromkeys(
                 c for c, _ in [*added, *removed, *damaged])])
+            if not self.certain():
+                server.commands.clear()
+                return [], False
             commands = server.commands[:MAX_COMMANDS]
             del server.commands[:MAX_COMMANDS]
             return commands, False
@@ -602,7 +613,19 @@ class MasterCore:
         versions: dict[int, set[int]] = {}
         for lease in self.leases.values():
             versions.setdefault(lease.chunk_id, set()).add(lease.version)
+        if self._inheriting():
+            # the previous leader's write leases died with it: spare every copy newer than
+            # what is committed, it may belong to a write in flight
+            for chunk_id, held in self.copies.items():
+                chunk = self.state.chunks.get(chunk_id)
+                committed = chunk.version if chunk else 0
+                newer = {v for vs in held.values() for v in vs if v > committed}
+                if newer:
+                    versions.setdefault(chunk_id, set()).update(newer)
         return versions
+
+    def _inheriting(self) -> bool:
+        return self.clock() < self._inherited_until
 
     def counts(self) -> goals.Plan:
         """Under/over/missing counts, always current but cheap: only the chunks whose metadata,
@@ -672,7 +695,7 @@ class MasterCore:
             result = goals.plan(self._chunk_views(), self.candidates(),
                                 leases=self._lease_versions(), replicating=replicating,
                                 busy=busy, limit=settings.replication_limit,
-                                act=self.leading and not self.in_grace(), rng=self._rng)
+                                act=self.certain() and not self.in_grace(), rng=self._rng)
             for action in result.actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)

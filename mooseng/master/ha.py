@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mooseng.common.errors import MooseNGError, NotLeader
+from mooseng.common.errors import MooseNGError, NotLeader, Unavailable
 from mooseng.common.log import kv
 from mooseng.master.changelog import Changelog, decode, encode
 from mooseng.master.etcd import Etcd, EtcdUnavailable, b64
@@ -79,6 +79,7 @@ class EtcdJournal:
         self._written = self._durable = version
         self._committing = False
         self.lost: str | None = None
+        self._refused = False          # etcd said no (nothing written), rather than no answer
 
     @property
     def durable(self) -> int:
@@ -94,9 +95,12 @@ class EtcdJournal:
     def wait_durable(self, version: int) -> None:
         with self._cond:
             while self._durable < version:
+                if self.lost and self._refused:
+                    raise NotLeader(f"not done: this master stopped leading ({self.lost}); "
+                                    "retry with the new leader")
                 if self.lost:
-                    raise NotLeader(f"not acknowledged: this master stopped leading "
-                                    f"({self.lost}); the client retries with the new leader")
+                    raise Unavailable(f"outcome unknown: etcd did not answer this master's "
+                                      f"write ({self.lost}); it stopped leading")
                 if self._committing:
                     self._cond.wait()
                     continue
@@ -105,16 +109,26 @@ class EtcdJournal:
                 self._cond.release()
                 try:
                     self._commit(batch)
+                except NotLeader as error:
+                    self.lost, self._refused = str(error), True
                 except (MooseNGError, OSError) as error:
                     self.lost = str(error)
                 finally:
                     self._cond.acquire()
                     self._committing = False
-                    if not self.lost:
-                        self._durable = batch[-1][0] if batch else self._durable
                     self._cond.notify_all()
                 if self.lost:
                     self._on_lost(self.lost)
+
+    def seal(self, reason: str) -> None:
+        """No commit after this one returns: a commit in progress finishes first, and what
+        waits uncommitted is refused (nothing of it was written)."""
+        with self._cond:
+            if not self.lost:
+                self.lost, self._refused = reason, True
+            while self._committing:
+                self._cond.wait()
+            self._cond.notify_all()
 
     def _commit(self, batch: list[tuple[int, dict]]) -> None:
         for start in range(0, len(batch), MAX_OPS):
@@ -134,6 +148,8 @@ class EtcdJournal:
             self._head_revision = int(reply["header"]["revision"])
             for version, entry in part:
                 self.local.append(version, entry)
+            with self._cond:
+                self._durable = part[-1][0]
 
     def rotate(self, next_version: int) -> None:
         self.wait_durable(self._written)
@@ -151,17 +167,19 @@ class Leadership:
 
     def __init__(self, core, etcd: Etcd, cluster_id: str, me: Peer, lease_ttl: int):
         self.core = core
+        core.certain = self.certain
         self.etcd = etcd
         self.cluster_id = cluster_id
         self.me = me
         self.lease_ttl = lease_ttl
         self.leader: Peer | None = None
         self.leading = False
-        self.elections_won = 0
+        self.leading_since = 0.0       # wall clock of the last promotion
         self._deadline = 0.0           # monotonic: leadership certain until then
         self._lease = 0
         self._stopping = threading.Event()
         self._lost = threading.Event()
+        self._report_now = threading.Event()     # the role changed: say so at once
         self._thread = threading.Thread(target=self._run, name="ha", daemon=True)
         self._reporter = threading.Thread(target=self._report_loop, name="ha-report",
                                           daemon=True)
@@ -183,8 +201,10 @@ class Leadership:
         for it to expire."""
         self._stopping.set()
         self._lost.set()
-        self._thread.join()
-        self._reporter.join()
+        self._report_now.set()
+        for thread in (self._thread, self._reporter):
+            if thread.ident:          # not started when start() failed
+                thread.join()
 
     def _check_cluster_id(self) -> None:
         self.etcd.txn([{"key": b64(CLUSTER_ID), "target": "CREATE", "result": "EQUAL",
@@ -199,9 +219,13 @@ class Leadership:
 
     # ------------------------------------------------------------------ the gate
 
+    def certain(self) -> bool:
+        """Leading, with a lease that cannot have expired yet."""
+        return self.leading and time.monotonic() < self._deadline
+
     def require_leader(self) -> None:
         """Raise NotLeader unless this master leads with a lease it is sure of."""
-        if self.leading and time.monotonic() < self._deadline:
+        if self.certain():
             return
         leader = self.leader.address if self.leader and self.leader != self.me else ""
         if leader:
@@ -225,6 +249,7 @@ class Leadership:
                 self.last_error = ""
             except (EtcdUnavailable, ValueError, KeyError) as error:
                 self.last_error = str(error)
+                self.leader = None          # not known without etcd
                 log.warning("etcd unavailable; retrying", extra=kv(error=error))
                 self._stopping.wait(0.2)
             except Exception:  # noqa: BLE001 - the loop must outlive a bug in one pass
@@ -268,9 +293,10 @@ class Leadership:
         journal = EtcdJournal(self.etcd, self.core.local_changelog, self.core.state.version,
                               self._leader_revision, head.get("mod_revision", 0),
                               lambda reason: self._lost.set())
-        self.leader, self.leading = self.me, True
-        self.elections_won += 1
         self.core.promote(journal)
+        self.leader, self.leading = self.me, True
+        self.leading_since = time.time()
+        self._report_now.set()
         log.info("leading", extra=kv(master=self.me.id, version=self.core.state.version))
         reason = "stopping"
         while not self._stopping.is_set():
@@ -289,9 +315,11 @@ class Leadership:
                 break
         self.leading = False
         self.leader = None
+        journal.seal(reason)
         if self._stopping.is_set():
             self._resign()
         self.core.demote(reason)
+        self._report_now.set()
         log.warning("stopped leading", extra=kv(master=self.me.id, reason=reason))
 
     def _resign(self) -> None:
@@ -334,7 +362,8 @@ class Leadership:
                                            "lease": lease})
             except EtcdUnavailable as error:
                 self.last_error = str(error)
-            self._stopping.wait(REPORT_EVERY)
+            self._report_now.wait(REPORT_EVERY)
+            self._report_now.clear()
         if lease:
             try:
                 self.etcd.revoke(lease)
@@ -354,7 +383,8 @@ class Leadership:
             pairs, _, _ = self.etcd.range(MASTERS, MASTERS[:-1] + chr(ord("/") + 1))
         except EtcdUnavailable:
             return []
-        reports = [json.loads(value) for _, value in pairs]
+        reports = [r for r in (json.loads(value) for _, value in pairs) if r["id"] != self.me.id]
+        reports.append(self.report())        # this master as it is now, not as last reported
         top = max((r["version"] for r in reports if r["role"] == "leader"),
                   default=self.core.state.version)
         now = time.time()

@@ -103,17 +103,18 @@ class MasterServer:
 
     def stop(self, snapshot: bool = True) -> None:
         """Clean stop; snapshot=False leaves the metadata as a crash would (tests use it).
-        A leader finishes the calls in progress, then hands over at once."""
+        A leader hands over first: what it had not committed is refused as NotLeader, which
+        clients retry with the new leader."""
         self._serving = False
         if self.health_servicer:
             rpc.set_serving(self.health_servicer, SERVICES, False)
+        if self.ha:
+            self.ha.stop()
         self._stopping.set()
         self._wake.set()
         self.invalidations.close()
         if self.grpc_server:
             self.grpc_server.stop(grace=2.0).wait()
-        if self.ha:
-            self.ha.stop()
         if self._loop_thread:
             self._loop_thread.join()
         self.http.stop()

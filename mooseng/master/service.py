@@ -193,6 +193,7 @@ class MasterService(pb_grpc.MasterServicer):
     def _describe_masters(self, status: pb.ClusterStatus) -> None:
         ha = self.leadership
         status.role = "leader" if ha.leading else "follower"
+        status.leading_since = ha.leading_since if ha.leading else 0.0
         status.leader = ha.leader.address if ha.leader else ""
         for member in ha.member_health():
             status.etcd.add(endpoint=member[0], ok=member[1], detail=member[2])

@@ -116,6 +116,20 @@ class Topology:
     # False: start_cluster starts only the chunk servers (already told the master's address)
     # and leaves the master stopped; the scenario starts it with cluster.master.start().
     start_master_first: bool = True
+    masters: int = 1      # more than one: masters on etcd, one leading
+    etcd: int = 0         # etcd members (3 with several masters)
+
+    def __post_init__(self):
+        if self.masters > 1 and self.etcd < 1:
+            raise ValueError("several masters need etcd members")
+        if self.masters > 1 and not self.start_master_first:
+            raise ValueError("several masters start before the chunk servers")
+
+    def master_names(self) -> list[str]:
+        """'master' alone; 'master-1', 'master-2', ... on etcd."""
+        if self.masters == 1:
+            return ["master"]
+        return [f"master-{i + 1}" for i in range(self.masters)]
 
 
 @dataclasses.dataclass
@@ -229,7 +243,8 @@ class LoopbackNode(Node):
 class Cluster(abc.ABC):
     """A running MooseNG cluster started for one scenario."""
 
-    master: Node
+    masters: list[Node]
+    etcd: list[Node]          # etcd members (none with a single master)
     chunkservers: list[Node]
     topology: Topology
     workdir: "os.PathLike"   # where the cluster's files and node logs are (or are copied to)
@@ -237,7 +252,26 @@ class Cluster(abc.ABC):
 
     @property
     def nodes(self) -> list[Node]:
-        return [self.master, *self.chunkservers]
+        return [*self.etcd, *self.masters, *self.chunkservers]
+
+    @property
+    def master(self) -> Node:
+        """The master, or with several the one leading now (waits for an election)."""
+        if len(self.masters) == 1:
+            return self.masters[0]
+        return self.leader()
+
+    def leader(self, timeout: float = START_TIMEOUT) -> Node:
+        def leading():
+            found = [m for m in self.masters if m.is_running()
+                     and rpc.role(m.address) == "leader"]
+            return found[0] if len(found) == 1 else None
+        return within(timeout, leading, "one master to lead", until=lambda node: node)
+
+    @property
+    def master_addresses(self) -> str:
+        """Every master, as clients, the CLI and chunk servers are given them."""
+        return ",".join(m.address for m in self.masters)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -51,7 +51,8 @@ class DockerCluster(Cluster):
         self.network: Network | None = None
         self.subnet: ipaddress.IPv4Network | None = None
         self.gateway = ""
-        self.master: DockerNode | None = None
+        self.masters: list[DockerNode] = []
+        self.etcd: list[DockerNode] = []
         self.chunkservers: list[DockerNode] = []
         self._cli_box: CliBox | None = None
         self.keep_files = False      # -D preserve: the node logs are written to `workdir`
@@ -89,7 +90,10 @@ class DockerCluster(Cluster):
 
     def start(self) -> None:
         self.create_network()
-        self.master = DockerNode(self, "master", "master", self._ip(2), {})
+        if self.topology.masters > 1:
+            raise BackendUnavailable("several masters on etcd run on the local backend only "
+                                     "so far (try -D backend=local)")
+        self.masters = [DockerNode(self, "master", "master", self._ip(2), {})]
         for index in range(self.topology.chunkservers):
             labels = self.topology.labels[index] if index < len(self.topology.labels) else {}
             self._new_chunkserver(labels)
