@@ -26,12 +26,13 @@ FAST = dict(heartbeat_interval=0.3, offline_timeout=1.5, chunk_size=1024 * 1024,
 
 
 def topology(chunkservers: int, labels: list[dict[str, str]] | None = None,
-             start_master_first: bool = True, masters: int = 1, **settings) -> Topology:
+             start_master_first: bool = True, masters: int = 1, metaloggers: int = 0,
+             **settings) -> Topology:
     """With several masters, 3 etcd members under them (the HA topology)."""
     return Topology(chunkservers=chunkservers, labels=labels or [],
                     master=MasterSettings(**{**FAST, **settings}),
                     start_master_first=start_master_first, masters=masters,
-                    etcd=3 if masters > 1 else 0)
+                    etcd=3 if masters > 1 else 0, metaloggers=metaloggers)
 
 
 @dataclasses.dataclass

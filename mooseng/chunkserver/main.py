@@ -7,15 +7,10 @@ from mooseng.chunkserver.server import ChunkServerDaemon, split_address
 from mooseng.common import config, log
 from mooseng.common.daemon import run
 
-LEVELS = ("debug", "info", "warning", "error")
-
-
 def build(argv=None):
     settings = config.load(ChunkServerConfig, argv, prog="mooseng-chunkserver",
                            description="MooseNG chunk server: stores chunk copies on local disk.")
-    if settings.log_level.lower() not in LEVELS:
-        raise config.ConfigError(f"bad value for 'log_level': {settings.log_level!r} "
-                                 f"(use one of {', '.join(LEVELS)})")
+    config.check_log_level(settings.log_level)
     host, _, port = settings.master.rpartition(":")
     if not host or not port.isdigit():
         raise config.ConfigError(f"bad value for 'master': {settings.master!r} (use HOST:PORT, "

@@ -46,3 +46,10 @@ def chunkservers(client: Client, args) -> Output:
             for s in servers]
     headers = ["ID", "ADDRESS", "STATE", "LABELS", "CAPACITY", "USED", "CHUNKS"]
     return Output(servers, table(headers, rows, right={4, 5, 6}))
+
+
+def metadata_checksum(client: Client, args) -> Output:
+    found = client.metadata_checksums()
+    rows = [[m["master"], m.get("role", "-").upper(), m.get("metadata_version", "-"),
+             m.get("checksum") or m.get("error", "")] for m in found]
+    return Output(found, table(["MASTER", "ROLE", "VERSION", "CHECKSUM"], rows, right={2}))

@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lease-ttl", type=positive, default=1, metavar="S",
                    help="the masters' etcd lease in seconds (default 1)")
 
+    admin_parser = commands.add_parser("admin", help="cluster administration",
+                                       description="cluster administration")
+    admin_commands = admin_parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND",
+                                                 required=True)
+    command(admin_commands, "metadata-checksum", cluster.metadata_checksum,
+            "every master's metadata version and a checksum of its namespace (equal on "
+            "masters at the same version, and on one restored from a metalogger)")
+
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")
     cache_commands = cache_parser.add_subparsers(dest="cache_command", metavar="CACHE_COMMAND",

@@ -158,6 +158,20 @@ class Client:
             reply = self._master.call("GetClusterStatus", pb.ClusterStatusRequest())
         return status_dict(reply)
 
+    def metadata_checksums(self) -> list[dict]:
+        """Every master's metadata version and namespace checksum (equal on masters at the
+        same version), or why it did not answer."""
+        found = []
+        for address, reply in self._master.call_each(
+                "GetClusterStatus", pb.ClusterStatusRequest(metadata_checksum=True)):
+            if isinstance(reply, Exception):
+                found.append({"master": address, "error": str(reply)})
+            else:
+                found.append({"master": address, "role": reply.role,
+                              "metadata_version": reply.metadata_version,
+                              "checksum": reply.metadata_checksum})
+        return found
+
     def chunkservers(self) -> list[dict]:
         reply = self._master.call("ListChunkServers", pb.ListChunkServersRequest())
         return sorted((server_dict(s) for s in reply.servers), key=lambda s: s["address"])

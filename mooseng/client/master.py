@@ -11,7 +11,8 @@ import time
 
 import grpc
 
-from mooseng.common.errors import DeadlineExceeded, NotLeader, Unavailable, from_rpc_error
+from mooseng.common.errors import (DeadlineExceeded, MooseNGError, NotLeader, Unavailable,
+                                   from_rpc_error)
 from mooseng.common.rpc import Channels, parse_masters
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -94,6 +95,17 @@ class MasterSession:
                 raise last
             if tried % len(self._stubs) == 0:
                 time.sleep(RETRY_PAUSE)
+
+    def call_each(self, method: str, request) -> list[tuple[str, object]]:
+        """(address, reply or the MooseNGError) from every master given, leader or not."""
+        answers = []
+        for address in list(self._stubs):
+            try:
+                answers.append((address, self._call_one(address, method, request,
+                                                        self.timeout)))
+            except MooseNGError as error:
+                answers.append((address, error))
+        return answers
 
     def _call_one(self, address: str, method: str, request, timeout: float):
         try:

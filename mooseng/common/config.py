@@ -21,6 +21,15 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the key and its source."""
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def check_log_level(level: str) -> None:
+    if level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"bad value for 'log_level': {level!r} "
+                          f"(use {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]})")
+
+
 def parse_size(text) -> int:
     """'64MiB', '1m', '4096' -> bytes."""
     if isinstance(text, int):

@@ -9,6 +9,7 @@ Files in the data dir:
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -248,3 +249,58 @@ class Changelog:
                 self._durable = self._written
                 os.close(self._fd)
                 self._fd = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    version: int                   # the metadata version the copy ends at
+    entries: int                   # changelog entries copied after the snapshot
+    damaged: str = ""              # where the copy stopped early, and why ("" = it did not)
+
+
+def restore(source: str, data_dir: str) -> Restored:
+    """Copy a metalogger's (or a master's) snapshot and changelog from `source` into the empty
+    `data_dir`, verifying every entry: the copy ends at the last good one before a torn or
+    CRC-failing entry, and says which. Nothing in `data_dir` is ever overwritten."""
+    present = [name for name in os.listdir(data_dir)] if os.path.isdir(data_dir) else []
+    if present:
+        raise InvalidArgument(f"refusing to restore into {data_dir}: it is not empty (it "
+                              f"holds {', '.join(sorted(present)[:5])}); give an empty "
+                              "directory")
+    if not os.path.isdir(source):
+        raise InvalidArgument(f"nothing to restore from: {source} is not a directory")
+    state = load_snapshot(source)
+    snapshot_version = state.version if state else 0
+    entries: list[tuple[int, dict]] = []
+    damaged = ""
+    expected = snapshot_version + 1
+    for _, path in changelog_files(source):
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, 1):
+                decoded = decode(line)
+                if decoded is None:
+                    damaged = (f"{path} line {number} is torn or fails its CRC; the entries "
+                               "from there on are not restored")
+                    break
+                version, entry = decoded
+                if version < expected:
+                    continue
+                if version != expected:
+                    damaged = (f"{path} line {number} holds version {version} where "
+                               f"{expected} was due; the entries from there on are not "
+                               "restored")
+                    break
+                entries.append((version, entry))
+                expected += 1
+        if damaged:
+            break
+    if not state and not entries:
+        raise InvalidArgument(f"nothing to restore in {source}: no snapshot and no changelog")
+    os.makedirs(data_dir, exist_ok=True)
+    if state:
+        write_snapshot(data_dir, state_json(state))
+    log = Changelog(data_dir, snapshot_version + 1)
+    for version, entry in entries:
+        log.append(version, entry)
+    log.close()
+    return Restored(expected - 1, len(entries), damaged)

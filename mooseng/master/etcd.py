@@ -17,6 +17,7 @@ import etcd3gw
 import requests
 from etcd3gw import exceptions as etcd_errors
 
+from mooseng.common.config import ConfigError
 from mooseng.common.errors import Unavailable
 from mooseng.common.log import kv
 
@@ -53,6 +54,14 @@ def parse_endpoints(text: str) -> list[tuple[str, int]]:
     if not endpoints:
         raise ValueError("no etcd endpoint given (use HOST:PORT[,HOST:PORT...])")
     return endpoints
+
+
+def check_setting(value: str) -> None:
+    """The `etcd` setting of a daemon, checked at start-up."""
+    try:
+        parse_endpoints(value)
+    except ValueError as error:
+        raise ConfigError(f"bad value for 'etcd': {error}") from None
 
 
 class Etcd:

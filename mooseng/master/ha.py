@@ -36,6 +36,7 @@ CLUSTER_ID = PREFIX + "cluster_id"
 LEADER = PREFIX + "leader"
 HEAD = PREFIX + "head"
 LOG = PREFIX + "log/"
+LOG_END = PREFIX + "log0"      # the key after every log key
 MASTERS = PREFIX + "masters/"
 MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
 REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
@@ -162,6 +163,48 @@ class EtcdJournal:
         self.local.close()
 
 
+class LogTail:
+    """Reads the committed changelog from etcd in order: what is there, then what comes (a
+    watch). `applied()` is the last version taken, `take(version, entry)` takes the next."""
+
+    def __init__(self, etcd: Etcd, applied, take):
+        self.etcd = etcd
+        self.applied = applied
+        self.take = take
+
+    def catch_up(self) -> None:
+        while True:
+            pairs, more, _ = self.etcd.range(log_key(self.applied() + 1), LOG_END)
+            for _, line in pairs:
+                self._take_line(line)
+            if not more:
+                return
+
+    def _take_line(self, line: bytes) -> None:
+        decoded = decode(line)
+        if decoded is None:
+            raise ValueError("a changelog entry in etcd fails its CRC")
+        self.take(*decoded)
+
+    def follow(self, revision: int, on_leader=lambda event: False, stopping=None) -> None:
+        """Take entries as they come from `revision` on, until the watch is idle or broken,
+        `on_leader(event)` returns True for a change of the leader key, or `stopping` is set."""
+        for events in self.etcd.watch(PREFIX, revision, IDLE_WATCH):
+            for event in events:
+                key = event["key"]
+                if key == LEADER:
+                    if on_leader(event):
+                        return
+                elif key.startswith(LOG) and event["type"] != "DELETE":
+                    version = int(key[len(LOG):])
+                    if version == self.applied() + 1:
+                        self._take_line(event["value"])
+                    elif version > self.applied() + 1:
+                        self.catch_up()
+            if stopping is not None and stopping.is_set():
+                return
+
+
 class Leadership:
     """Campaigns, leads (lease keep-alive) and follows (applies the log) for one master."""
 
@@ -183,6 +226,7 @@ class Leadership:
         self._thread = threading.Thread(target=self._run, name="ha", daemon=True)
         self._reporter = threading.Thread(target=self._report_loop, name="ha-report",
                                           daemon=True)
+        self._tail = LogTail(etcd, lambda: core.state.version, core.apply_committed)
         self.last_error = ""
 
     # ------------------------------------------------------------------ life cycle
@@ -257,20 +301,7 @@ class Leadership:
                 self._stopping.wait(0.5)
 
     def _catch_up(self) -> None:
-        """Apply every committed entry after this master's version, in order."""
-        while True:
-            start = log_key(self.core.state.version + 1)
-            pairs, more, _ = self.etcd.range(start, LOG[:-1] + chr(ord("/") + 1))
-            for _, line in pairs:
-                self._apply_line(line)
-            if not more:
-                return
-
-    def _apply_line(self, line: bytes) -> None:
-        decoded = decode(line)
-        if decoded is None:
-            raise ValueError("a changelog entry in etcd fails its CRC")
-        self.core.apply_committed(*decoded)
+        self._tail.catch_up()
 
     def _campaign(self) -> bool:
         lease = self.etcd.grant(self.lease_ttl)
@@ -330,22 +361,14 @@ class Leadership:
                         extra=kv(error=error))
 
     def _follow(self, revision: int) -> None:
-        for events in self.etcd.watch(PREFIX, revision, IDLE_WATCH):
-            for event in events:
-                key = event["key"]
-                if key == LEADER:
-                    if event["type"] == "DELETE":
-                        self.leader = None
-                        return          # campaign now
-                    self.leader = Peer.decode(event["value"])
-                elif key.startswith(LOG) and event["type"] != "DELETE":
-                    version = int(key[len(LOG):])
-                    if version == self.core.state.version + 1:
-                        self._apply_line(event["value"])
-                    elif version > self.core.state.version + 1:
-                        self._catch_up()
-            if self._stopping.is_set():
-                return
+        def leader_changed(event) -> bool:
+            if event["type"] == "DELETE":
+                self.leader = None
+                return True             # campaign now
+            self.leader = Peer.decode(event["value"])
+            return False
+
+        self._tail.follow(revision, leader_changed, self._stopping)
 
     # ------------------------------------------------------------------ reports
 
@@ -380,7 +403,7 @@ class Leadership:
         """Every master that reported lately (MasterInfo fields), lag counted from the
         leader's version."""
         try:
-            pairs, _, _ = self.etcd.range(MASTERS, MASTERS[:-1] + chr(ord("/") + 1))
+            pairs, _, _ = self.etcd.range(MASTERS, MASTERS[:-1] + "0")
         except EtcdUnavailable:
             return []
         reports = [r for r in (json.loads(value) for _, value in pairs) if r["id"] != self.me.id]

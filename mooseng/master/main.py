@@ -31,6 +31,8 @@ class MasterConfig:
     name: str = setting("", "this master's name in status and logs (default: its address)")
     advertise: str = setting("", "HOST:PORT clients and chunk servers use to reach this "
                                  "master (default: --host and the gRPC port)")
+    restore_from: str = setting("", "before starting, rebuild the metadata in the empty "
+                                    "--data-dir from a metalogger's directory")
     lease_ttl: int = setting(1, "seconds of the leader's etcd lease: a dead leader is replaced "
                                 "after at most this long")
 
@@ -46,16 +48,11 @@ def validate(config: MasterConfig) -> MasterConfig:
         raise ConfigError("bad value for 'offline_timeout': must be larger than "
                           f"heartbeat_interval ({config.heartbeat_interval})")
     if config.etcd:
-        from mooseng.master.etcd import parse_endpoints
-        try:
-            parse_endpoints(config.etcd)
-        except ValueError as error:
-            raise ConfigError(f"bad value for 'etcd': {error}") from None
+        from mooseng.master.etcd import check_setting
+        check_setting(config.etcd)
     if config.lease_ttl < 1:
         raise ConfigError("bad value for 'lease_ttl': etcd leases are whole seconds, at least 1")
-    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise ConfigError(f"bad value for 'log_level': {config.log_level!r} "
-                          "(use debug, info, warning or error)")
+    cfg.check_log_level(config.log_level)
     return config
 
 

@@ -15,7 +15,8 @@ import threading
 from mooseng.common import rpc
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry, overall
-from mooseng.master.changelog import CorruptMetadata
+from mooseng.common.errors import InvalidArgument
+from mooseng.master.changelog import CorruptMetadata, restore
 from mooseng.master.core import MasterCore, Settings
 from mooseng.master.etcd import Etcd, parse_endpoints
 from mooseng.master.ha import Leadership, Peer
@@ -59,6 +60,8 @@ class MasterServer:
 
     def start(self) -> None:
         config = self.config
+        if config.restore_from:
+            self._restore()
         try:
             replayed = self.core.open(follow=bool(config.etcd))
         except CorruptMetadata as error:
@@ -89,6 +92,15 @@ class MasterServer:
                                      data_dir=config.data_dir,
                                      metadata_version=self.core.state.version,
                                      replayed=replayed, chunk_size=self.core.chunk_size))
+
+    def _restore(self) -> None:
+        try:
+            restored = restore(self.config.restore_from, self.config.data_dir)
+        except InvalidArgument as error:
+            raise OSError(str(error)) from None
+        log.warning("metadata restored", extra=kv(
+            source=self.config.restore_from, version=restored.version,
+            entries=restored.entries, damaged=restored.damaged or "none"))
 
     def _start_leadership(self) -> None:
         config = self.config

@@ -7,6 +7,7 @@ mooseng_master_metadata_operations_total{operation,status} and time it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from typing import Callable
@@ -15,6 +16,7 @@ from mooseng import __version__
 from mooseng.common.errors import (MooseNGError, ResourceExhausted, Unavailable, abort,
                                    servicer_errors)
 from mooseng.master import goals
+from mooseng.master.changelog import state_json
 from mooseng.master.core import Allocation, AttrView, MasterCore
 from mooseng.master.metrics import MasterMetrics
 from mooseng.master.namespace import DIRECTORY
@@ -183,6 +185,9 @@ class MasterService(pb_grpc.MasterServicer):
                 metadata_version=core.state.version, chunk_size=core.chunk_size,
                 default_goal=core.settings.default_goal,
                 replications_pending=len(core.replicating), version=__version__)
+            if request.metadata_checksum:
+                status.metadata_checksum = hashlib.sha256(
+                    state_json(core.state).encode()).hexdigest()
         if self.leadership:
             self._describe_masters(status)
         else:

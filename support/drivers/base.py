@@ -118,10 +118,13 @@ class Topology:
     start_master_first: bool = True
     masters: int = 1      # more than one: masters on etcd, one leading
     etcd: int = 0         # etcd members (3 with several masters)
+    metaloggers: int = 0  # with etcd
 
     def __post_init__(self):
         if self.masters > 1 and self.etcd < 1:
             raise ValueError("several masters need etcd members")
+        if self.metaloggers and not self.etcd:
+            raise ValueError("a metalogger follows the changelog in etcd: give etcd members")
         if self.masters > 1 and not self.start_master_first:
             raise ValueError("several masters start before the chunk servers")
 
@@ -204,6 +207,15 @@ class Node(abc.ABC):
         """Run a second daemon of this node's role on this node's data, with free ports, for
         at most `timeout` seconds (a master must refuse to share its data with another)."""
 
+    def lose_data(self) -> None:
+        """Empty the (stopped) node's data directory, as a lost disk would."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot lose its data yet")
+
+    def restore_from(self, source: "Node") -> None:
+        """Start this (master) node after rebuilding its metadata from `source`'s directory
+        (a metalogger's): mooseng-master --restore-from."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot restore a master yet")
+
     def partition(self) -> None:
         """Cut the node off the cluster network (capability 'partition')."""
         raise CapabilityMissing(f"{type(self).__name__} cannot partition a node")
@@ -245,6 +257,7 @@ class Cluster(abc.ABC):
 
     masters: list[Node]
     etcd: list[Node]          # etcd members (none with a single master)
+    metaloggers: list[Node]
     chunkservers: list[Node]
     topology: Topology
     workdir: "os.PathLike"   # where the cluster's files and node logs are (or are copied to)
@@ -252,7 +265,7 @@ class Cluster(abc.ABC):
 
     @property
     def nodes(self) -> list[Node]:
-        return [*self.etcd, *self.masters, *self.chunkservers]
+        return [*self.etcd, *self.masters, *self.metaloggers, *self.chunkservers]
 
     @property
     def master(self) -> Node:

@@ -53,6 +53,7 @@ class DockerCluster(Cluster):
         self.gateway = ""
         self.masters: list[DockerNode] = []
         self.etcd: list[DockerNode] = []
+        self.metaloggers: list[DockerNode] = []
         self.chunkservers: list[DockerNode] = []
         self._cli_box: CliBox | None = None
         self.keep_files = False      # -D preserve: the node logs are written to `workdir`

@@ -44,6 +44,9 @@ class LocalCluster(Cluster):
         self.keep_files = False
         self.etcd = [LocalEtcdMember(self, f"etcd-{i + 1}") for i in range(topology.etcd)]
         self.masters = [LocalNode(self, name, "master", {}) for name in topology.master_names()]
+        self.metaloggers = [LocalNode(self, f"metalogger-{i + 1}" if topology.metaloggers > 1
+                                      else "metalogger", "metalogger", {})
+                            for i in range(topology.metaloggers)]
         self.chunkservers = []
         for index in range(topology.chunkservers):
             labels = topology.labels[index] if index < len(topology.labels) else {}
@@ -56,6 +59,7 @@ class LocalCluster(Cluster):
         _start_together(self.etcd)
         if self.topology.start_master_first:
             _start_together(self.masters)
+        _start_together(self.metaloggers)
         _start_together(self.chunkservers)
         if self.topology.start_master_first:
             self.wait_online(len(self.chunkservers))

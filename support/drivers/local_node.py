@@ -84,6 +84,7 @@ class LocalNode(LoopbackNode):
         self.process: subprocess.Popen | None = None
         self.ports: dict[str, int] | None = None
         self.paused = False
+        self.once: list[str] = []     # flags for the next start only (e.g. --restore-from)
 
     # ------------------------------------------------------------------ addresses
     def reserve_ports(self) -> None:
@@ -97,12 +98,15 @@ class LocalNode(LoopbackNode):
         grpc_port, http_port = (self.ports["grpc"], self.ports["http"]) if self.ports else (0, 0)
         common = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1",
                   "--port", str(grpc_port), "--http-port", str(http_port)]
+        etcd = ["--etcd", ",".join(m.address for m in self.cluster.etcd), "--name", self.name]
+        if self.role == "metalogger":
+            return [_executable("mooseng-metalogger"), "--data-dir", str(self.data_dir),
+                    "--host", "127.0.0.1", "--http-port", str(http_port), *etcd]
         common += topology_flags(self.role, self.cluster.topology.master, self.labels)
         if self.role == "master":
             if self.cluster.etcd:
-                common += ["--etcd", ",".join(m.address for m in self.cluster.etcd),
-                           "--name", self.name]
-            return [_executable("mooseng-master"), *common]
+                common += etcd
+            return [_executable("mooseng-master"), *common, *self.once]
         return [_executable("mooseng-chunkserver"), *common,
                 "--master", self.cluster.master_addresses]
 
@@ -121,6 +125,7 @@ class LocalNode(LoopbackNode):
                                             stderr=subprocess.STDOUT, start_new_session=True,
                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.paused = False
+        self.once = []
         self.cluster.driver.track(self.process)
 
     def wait_ready(self) -> None:
@@ -167,6 +172,16 @@ class LocalNode(LoopbackNode):
     def kill(self) -> None:
         if self.process is not None:
             self._reap(signal.SIGKILL)
+
+    def lose_data(self) -> None:
+        if self.is_running():
+            raise RuntimeError(f"{self.name} is running: kill it before its disk is lost")
+        shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir()
+
+    def restore_from(self, source: "LocalNode") -> None:
+        self.once = ["--restore-from", str(source.data_dir)]
+        self.start()
 
     def _reap(self, sig: int) -> None:
         """Send `sig` to the whole group and collect the exit status (no zombie is left)."""

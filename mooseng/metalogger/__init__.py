@@ -1,0 +1,1 @@
+"""The metalogger: a copy of the committed changelog and snapshots, for disaster recovery."""

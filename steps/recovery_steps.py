@@ -1,0 +1,117 @@
+"""Disaster recovery: the metalogger's copy of the changelog, and masters rebuilt from it."""
+
+import support.steptypes  # noqa: F401
+from behave import given, then, when
+
+from mooseng.client import Client
+
+from support import data, endpoints, metrics, rpc, world as worlds
+from support.waiting import within
+
+LAG = "mooseng_metalogger_log_replication_lag_seconds"
+VERSION = "mooseng_metalogger_log_version"
+
+
+@given("a cluster of {masters:d} masters on etcd, a metalogger and {count:d} chunk servers")
+def step_ha_with_metalogger(context, masters, count):
+    context.world.start_cluster(worlds.topology(count, masters=masters, metaloggers=1))
+
+
+def _metalogger(world):
+    return world.cluster.metaloggers[0]
+
+
+def _metalogger_version(world) -> float:
+    text = endpoints.metrics_text(_metalogger(world).http_address)
+    return metrics.value(text, VERSION) or 0.0
+
+
+@given("the metalogger has every change within {seconds:g} seconds")
+@then("the metalogger has every change within {seconds:g} seconds")
+def step_metalogger_current(context, seconds):
+    world = context.world
+    leader = world.cluster.leader()
+    version = rpc.master_status(leader.address).metadata_version
+    within(seconds, lambda: _metalogger_version(world),
+           f"the metalogger to store every change up to version {version}",
+           until=lambda stored: stored >= version)
+
+
+@then("the metalogger reports no replication lag")
+def step_no_lag(context):
+    text = endpoints.metrics_text(_metalogger(context.world).http_address)
+    lag = metrics.value(text, LAG)
+    assert lag == 0.0, f"{LAG} is {lag}"
+
+
+@given("the metadata checksum of the leader is noted")
+def step_note_checksum(context):
+    world = context.world
+    status = world.client().status()
+    checksums = {m["master"]: m for m in world.client().metadata_checksums()}
+    world.remembered["checksum"] = checksums[status["leader"]]["checksum"]
+    world.remembered["checksum version"] = checksums[status["leader"]]["metadata_version"]
+
+
+@when("every master and every etcd member is killed and loses its disk")
+def step_lose_everything(context):
+    world = context.world
+    world.close()                     # the scenario's clients would follow dead masters
+    for node in [*world.cluster.masters, *world.cluster.etcd]:
+        world.history.fault(f"kill {node.name}, lose its disk")
+        node.kill()
+        node.lose_data()
+
+
+@when("every master is restored from the metalogger's copy with a new etcd")
+def step_restore(context):
+    world = context.world
+    for member in world.cluster.etcd:
+        member.launch()
+    for member in world.cluster.etcd:
+        member.wait_ready()
+    for master in world.cluster.masters:
+        world.history.fault(f"restore {master.name} from {_metalogger(world).name}")
+        master.restore_from(_metalogger(world))
+
+
+@then("every master has the noted metadata checksum within {seconds:g} seconds")
+def step_checksums(context, seconds):
+    world = context.world
+    noted = world.remembered["checksum"]
+    client = Client(world.cluster.master_addresses, timeout=5.0)
+    try:
+        within(seconds, client.metadata_checksums,
+               f"every master at the noted checksum {noted[:12]}... (version "
+               f"{world.remembered['checksum version']})",
+               until=lambda found: all(m.get("checksum") == noted for m in found))
+    finally:
+        client.close()
+
+
+@then("a new file can be written and read back")
+def step_new_file(context):
+    world = context.world
+    payload = world.new_payload(50_000)
+    world.write("/after-restore.bin", payload)
+    world.verify("/after-restore.bin")
+
+
+@given("the metalogger was stopped")
+def step_stop_metalogger(context):
+    world = context.world
+    world.history.fault("stop the metalogger")
+    _metalogger(world).stop()
+
+
+@given("{count:d} more files of {size:Size} were written while it was down")
+def step_more_files(context, count, size):
+    world = context.world
+    for number in range(1, count + 1):
+        world.write(f"/files/more-{number}.bin", world.new_payload(data.scaled_size(size)))
+
+
+@when("the metalogger is started again")
+def step_start_metalogger(context):
+    context.world.history.fault("start the metalogger")
+    _metalogger(context.world).start()
