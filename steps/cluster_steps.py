@@ -229,6 +229,7 @@ def step_every_registered(context):
             f"{node.name} names its master {status.master!r}, not {context.world.master.address}"
 
 
+@given("every chunk server has registered with the master again within {seconds:g} seconds")
 @then("every chunk server has registered with the master again within {seconds:g} seconds")
 def step_all_registered_again(context, seconds):
     """A restarted master knows a copy only once its chunk server has registered again: until

@@ -53,6 +53,7 @@ def step_note_checksum(context):
     world.remembered["checksum version"] = checksums[status["leader"]]["metadata_version"]
 
 
+@given("every master and every etcd member was killed and lost its disk")
 @when("every master and every etcd member is killed and loses its disk")
 def step_lose_everything(context):
     world = context.world
@@ -63,30 +64,60 @@ def step_lose_everything(context):
         node.lose_data()
 
 
-@when("every master is restored from the metalogger's copy with a new etcd")
-def step_restore(context):
+@given('"{name:Q}" was restored from the metalogger\'s copy with a new etcd')
+@when('"{name:Q}" is restored from the metalogger\'s copy with a new etcd')
+def step_restore(context, name):
     world = context.world
     for member in world.cluster.etcd:
         member.launch()
     for member in world.cluster.etcd:
         member.wait_ready()
-    for master in world.cluster.masters:
-        world.history.fault(f"restore {master.name} from {_metalogger(world).name}")
-        master.restore_from(_metalogger(world))
+    master = world.node(name)
+    world.history.fault(f"restore {name} from {_metalogger(world).name}")
+    master.restore_from(_metalogger(world))
+    world.remembered["running masters"] = [master]
 
 
-@then("every master has the noted metadata checksum within {seconds:g} seconds")
-def step_checksums(context, seconds):
-    world = context.world
-    noted = world.remembered["checksum"]
-    client = Client(world.cluster.master_addresses, timeout=5.0)
+def _checksums(world, masters) -> list[dict]:
+    client = Client(",".join(m.address for m in masters), timeout=5.0)
     try:
-        within(seconds, client.metadata_checksums,
-               f"every master at the noted checksum {noted[:12]}... (version "
-               f"{world.remembered['checksum version']})",
-               until=lambda found: all(m.get("checksum") == noted for m in found))
+        return client.metadata_checksums()
     finally:
         client.close()
+
+
+@then('"{name:Q}" has the noted metadata checksum within {seconds:g} seconds')
+def step_checksum(context, name, seconds):
+    world = context.world
+    noted = world.remembered["checksum"]
+    within(seconds, lambda: _checksums(world, [world.node(name)]),
+           f"{name} at the noted checksum {noted[:12]}... (version "
+           f"{world.remembered['checksum version']})",
+           until=lambda found: found[0].get("checksum") == noted)
+
+
+@given("{count:d} files of {size:Size} were written through it")
+def step_written_through(context, count, size):
+    step_more_files(context, count, size)
+
+
+@when("the other masters start again with empty disks")
+def step_others_start(context):
+    world = context.world
+    running = world.remembered["running masters"]
+    for master in world.cluster.masters:
+        if master not in running:
+            world.history.fault(f"start {master.name} with an empty disk")
+            master.start()
+
+
+@then("every master has the same metadata checksum within {seconds:g} seconds")
+def step_same_checksum(context, seconds):
+    world = context.world
+    within(seconds, lambda: _checksums(world, world.cluster.masters),
+           "every master at the same version and checksum",
+           until=lambda found: len({(m.get("metadata_version"), m.get("checksum"))
+                                    for m in found}) == 1 and found[0].get("checksum"))
 
 
 @then("a new file can be written and read back")
@@ -106,8 +137,10 @@ def step_stop_metalogger(context):
 
 @given("{count:d} more files of {size:Size} were written while it was down")
 def step_more_files(context, count, size):
+    """Next to the Background's files; numbered on from what is there."""
     world = context.world
-    for number in range(1, count + 1):
+    first = len(world.files) + 1
+    for number in range(first, first + count):
         world.write(f"/files/more-{number}.bin", world.new_payload(data.scaled_size(size)))
 
 

@@ -10,14 +10,26 @@ Feature: Disaster recovery from the metalogger
     And 10 files of 100 KB written by a client with goal 2
 
   @id.recovery.restore_from_metalogger @blocker @disruptive
-  Scenario: Masters restored from the metalogger after every master and etcd lost their disks
+  Scenario: A master restored from the metalogger after every master and etcd lost their disks
     Given the metalogger has every change within 10 seconds
     And the metadata checksum of the leader is noted
     When every master and every etcd member is killed and loses its disk
-    And every master is restored from the metalogger's copy with a new etcd
-    Then every master has the noted metadata checksum within 20 seconds
+    And "master-1" is restored from the metalogger's copy with a new etcd
+    Then "master-1" has the noted metadata checksum within 20 seconds
+    And every chunk server has registered with the master again within 30 seconds
     And every file reads back intact
     And a new file can be written and read back
+
+  @id.recovery.follower_rebuilds @critical @disruptive
+  Scenario: Masters that lost their disks rebuild from the leader when etcd no longer holds the changelog
+    Given the metalogger has every change within 10 seconds
+    And every master and every etcd member was killed and lost its disk
+    And "master-1" was restored from the metalogger's copy with a new etcd
+    And every chunk server has registered with the master again within 30 seconds
+    And 5 files of 100 KB were written through it
+    When the other masters start again with empty disks
+    Then every master has the same metadata checksum within 20 seconds
+    And the metalogger has every change within 10 seconds
 
   @id.recovery.metalogger_catches_up @critical @disruptive
   Scenario: A metalogger that was down catches up with the changes made meanwhile

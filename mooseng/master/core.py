@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import fcntl
+import json
 import logging
 import os
 import random
@@ -195,6 +196,27 @@ class MasterCore:
             self.local_changelog.append(version, entry)
             if version - self.snapshot_version >= self.settings.snapshot_every:
                 self._start_snapshot()
+
+    def snapshot_text(self) -> tuple[int, str]:
+        """(version, the namespace as a snapshot's JSON), durable before it is handed out."""
+        with self.lock:
+            version, text = self.state.version, state_json(self.state)
+        self._wait(version)
+        return version, text
+
+    def install_snapshot(self, version: int, text: str) -> None:
+        """Take the leader's snapshot in place of the state (a follower whose missing entries
+        etcd no longer holds): it becomes the local snapshot, older local files go."""
+        state = Namespace.from_dict(json.loads(text))
+        with self.lock:
+            write_snapshot(self.settings.data_dir, text)
+            self.local_changelog.rotate(version + 1)
+            self.local_changelog.prune(version)
+            self.state, self.snapshot_version = state, version
+            self._changed()
+            self._recount = True
+            self.invalidations.publish([EVERYTHING])
+        log.info("snapshot installed from the leader", extra=kv(version=version))
 
     def promote(self, journal) -> None:
         """Start leading from this master's state: every committed entry is applied."""

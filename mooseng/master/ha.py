@@ -24,10 +24,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mooseng.common.errors import MooseNGError, NotLeader, Unavailable
+import grpc
+
+from mooseng.common.errors import MooseNGError, NotLeader, Unavailable, from_rpc_error
 from mooseng.common.log import kv
+from mooseng.common.rpc import OPTIONS
 from mooseng.master.changelog import Changelog, decode, encode
 from mooseng.master.etcd import Etcd, EtcdUnavailable, b64
+from mooseng.proto import mooseng_pb2 as pb
+from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 log = logging.getLogger("mooseng.master.ha")
 
@@ -41,6 +46,7 @@ MASTERS = PREFIX + "masters/"
 MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
 REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
+SNAPSHOT_TIMEOUT = 120.0
 
 
 def log_key(version: int) -> str:
@@ -163,6 +169,24 @@ class EtcdJournal:
         self.local.close()
 
 
+class LogGap(Exception):
+    """etcd no longer holds the entries after the version taken (it was replaced since): only
+    the leader's snapshot can bridge the gap."""
+
+
+def fetch_snapshot(leader: str) -> tuple[int, str]:
+    """(version, snapshot JSON) from the leader at `leader`."""
+    with grpc.insecure_channel(leader, options=OPTIONS) as channel:
+        try:
+            pieces = list(pb_grpc.MasterStub(channel).GetSnapshot(pb.SnapshotRequest(),
+                                                                  timeout=SNAPSHOT_TIMEOUT))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+    if not pieces:
+        raise Unavailable(f"the leader at {leader} sent an empty snapshot")
+    return pieces[0].version, b"".join(p.data for p in pieces).decode()
+
+
 class LogTail:
     """Reads the committed changelog from etcd in order: what is there, then what comes (a
     watch). `applied()` is the last version taken, `take(version, entry)` takes the next."""
@@ -173,12 +197,24 @@ class LogTail:
         self.take = take
 
     def catch_up(self) -> None:
+        """Take every entry etcd holds after the version taken; LogGap when the next one is
+        not there although later ones were committed."""
         while True:
-            pairs, more, _ = self.etcd.range(log_key(self.applied() + 1), LOG_END)
+            pairs, more, _ = self._after()
+            if not pairs:
+                head, _ = self.etcd.get(HEAD)
+                if not head or int(head) <= self.applied():
+                    return
+                pairs, more, _ = self._after()    # committed since the first look?
+            if not pairs or int(pairs[0][0][len(LOG):]) != self.applied() + 1:
+                raise LogGap(f"etcd does not hold changelog entry {self.applied() + 1}")
             for _, line in pairs:
                 self._take_line(line)
             if not more:
                 return
+
+    def _after(self):
+        return self.etcd.range(log_key(self.applied() + 1), LOG_END)
 
     def _take_line(self, line: bytes) -> None:
         decoded = decode(line)
@@ -235,6 +271,9 @@ class Leadership:
         try:
             self._check_cluster_id()
             self._catch_up()
+        except LogGap as gap:
+            log.warning("behind what etcd holds; waiting for a leader's snapshot",
+                        extra=kv(reason=gap))
         except EtcdUnavailable as error:
             raise OSError(f"cannot reach etcd at {self.etcd.describe()}: {error}") from None
         self._thread.start()
@@ -291,6 +330,9 @@ class Leadership:
                 self.leader = Peer.decode(value)
                 self._follow(record["revision"] + 1)
                 self.last_error = ""
+            except LogGap as error:
+                self.last_error = f"{error}; waiting for a leader to send its snapshot"
+                self._stopping.wait(0.5)
             except (EtcdUnavailable, ValueError, KeyError) as error:
                 self.last_error = str(error)
                 self.leader = None          # not known without etcd
@@ -301,7 +343,17 @@ class Leadership:
                 self._stopping.wait(0.5)
 
     def _catch_up(self) -> None:
-        self._tail.catch_up()
+        try:
+            self._tail.catch_up()
+        except LogGap as gap:
+            value, _ = self.etcd.get(LEADER)
+            leader = Peer.decode(value) if value else None
+            if leader is None or leader == self.me:
+                raise       # never lead without every committed entry: wait for a leader
+            log.warning("taking the leader's snapshot", extra=kv(reason=gap,
+                                                                 leader=leader.address))
+            self.core.install_snapshot(*fetch_snapshot(leader.address))
+            self._tail.catch_up()
 
     def _campaign(self) -> bool:
         lease = self.etcd.grant(self.lease_ttl)

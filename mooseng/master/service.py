@@ -25,6 +25,7 @@ from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 log = logging.getLogger("mooseng.master")
 
+SNAPSHOT_PIECE = 1024 * 1024
 _STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENANCE}
 
 
@@ -84,6 +85,17 @@ class MasterService(pb_grpc.MasterServicer):
                        type=pb.DIRECTORY if view.type == DIRECTORY else pb.FILE,
                        size=view.size, goal=view.goal, mtime=view.mtime, ctime=view.ctime,
                        nlink=view.nlink, name=view.name, chunk_size=self.core.chunk_size)
+
+    def GetSnapshot(self, request, context):  # noqa: N802 (gRPC API)
+        try:
+            self.gate()
+            version, text = self.core.snapshot_text()
+        except MooseNGError as error:
+            abort(context, error)
+            return
+        data = text.encode()
+        for start in range(0, max(1, len(data)), SNAPSHOT_PIECE):
+            yield pb.SnapshotChunk(version=version, data=data[start:start + SNAPSHOT_PIECE])
 
     def WatchInvalidations(self, request, context):  # noqa: N802 (gRPC API)
         try:

@@ -17,7 +17,8 @@ from mooseng.common.observability import Check, ObservabilityServer, new_registr
 from mooseng.master.changelog import (Changelog, CorruptMetadata, apply, recover, state_json,
                                       write_snapshot)
 from mooseng.master.etcd import Etcd, EtcdUnavailable, parse_endpoints
-from mooseng.master.ha import HEAD, LogTail
+from mooseng.master.ha import HEAD, LEADER, LogGap, LogTail, Peer, fetch_snapshot
+from mooseng.master.namespace import Namespace
 
 log = logging.getLogger("mooseng.metalogger")
 
@@ -90,6 +91,9 @@ class Metalogger:
                 self._tail.catch_up()
                 self._tail.follow(record["revision"] + 1, stopping=self._stopping)
                 self.last_error = ""
+            except LogGap as gap:
+                self.last_error = str(gap)
+                self._install_from_leader(gap)
             except EtcdUnavailable as error:
                 self.last_error = str(error)
                 self._stopping.wait(0.2)
@@ -97,6 +101,23 @@ class Metalogger:
                 self.last_error = str(error)
                 log.exception("following the changelog failed")
                 self._stopping.wait(0.5)
+
+    def _install_from_leader(self, gap: LogGap) -> None:
+        value, _ = self.etcd.get(LEADER)
+        if not value:
+            self._stopping.wait(0.5)       # no leader to ask yet
+            return
+        leader = Peer.decode(value)
+        log.warning("taking the leader's snapshot", extra=kv(reason=gap,
+                                                             leader=leader.address))
+        version, text = fetch_snapshot(leader.address)
+        with self._lock:
+            write_snapshot(self.config.data_dir, text)
+            self.changelog.rotate(version + 1)
+            self.changelog.prune(version)
+            self.state = Namespace.from_dict(json.loads(text))
+            self.snapshot_version = version
+            self.version.set(version)
 
     def _take(self, version: int, entry: dict) -> None:
         with self._lock:

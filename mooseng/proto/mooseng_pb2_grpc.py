@@ -109,6 +109,11 @@ class MasterStub:
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
                 response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.FromString,
                 _registered_method=True)
+        self.GetSnapshot = channel.unary_stream(
+                '/mooseng.v1.Master/GetSnapshot',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -204,6 +209,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSnapshot(self, request, context):
+        """The leader's whole metadata, for a master or metalogger whose missing changelog entries
+        etcd no longer holds (a lost disk after a restore onto a fresh etcd).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +294,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.WatchInvalidations,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.FromString,
                     response_serializer=mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.SerializeToString,
+            ),
+            'GetSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetSnapshot,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SnapshotRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -688,6 +706,33 @@ class Master:
             '/mooseng.v1.Master/WatchInvalidations',
             mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
             mooseng_dot_proto_dot_mooseng__pb2.InvalidationBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mooseng.v1.Master/GetSnapshot',
+            mooseng_dot_proto_dot_mooseng__pb2.SnapshotRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,
