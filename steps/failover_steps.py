@@ -15,7 +15,8 @@ from mooseng.common.errors import MooseNGError
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
-from support import rpc, world as worlds
+from support import endpoints, rpc, world as worlds
+from support.matchers import eventually, health_status
 from support.reporting import attach_text
 from support.waiting import scaled, throughout, within
 
@@ -227,3 +228,16 @@ def step_status_roles(context, followers, lag):
 def step_status_etcd(context, count):
     members = context.world.remembered["cli json"]["etcd"]
     assert len(members) == count and all(m["ok"] for m in members), f"etcd members: {members}"
+
+
+@then('every master\'s health becomes {status} within {seconds:g} seconds with the check '
+      '"{check:Q}" naming "{name:Q}"')
+@then('every master\'s health becomes {status} within {seconds:g} seconds with the check '
+      '"{check:Q}"')
+def step_every_master_health(context, status, seconds, check, name=None):
+    world = context.world
+    named = world.node(name).address if name else None
+    for master in [m for m in world.cluster.masters if m.is_running()]:
+        eventually(seconds, lambda: endpoints.health(master.http_address),
+                   health_status(status, check=check, mentioning=named),
+                   f"the health of {master.name}")

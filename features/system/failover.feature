@@ -47,6 +47,7 @@ Feature: Master failover on etcd
     And the clients have made 6 acknowledged writes, within 60 seconds
     When etcd member "etcd-1" is killed
     Then the leader stays the same for 3 seconds
+    And every master's health becomes degraded within 5 seconds with the check "etcd" naming "etcd-1"
     And the clients make 12 more acknowledged writes within 60 seconds
     And no acknowledged write was lost
 
@@ -55,6 +56,7 @@ Feature: Master failover on etcd
     Given 4 files of 100 KB written by a client with goal 2
     When etcd members "etcd-1" and "etcd-2" are killed
     Then for 3 seconds every change is refused as UNAVAILABLE
+    And every master's health becomes critical within 10 seconds with the check "leadership"
     When the killed etcd members are started again
     Then changes are acknowledged again within 20 seconds
     And every master has applied the same metadata within 10 seconds
