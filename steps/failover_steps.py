@@ -58,6 +58,7 @@ def step_resume_old(context):
     old.resume()
 
 
+@then("another master leads within {seconds:g} second")
 @then("another master leads within {seconds:g} seconds")
 def step_new_leader(context, seconds):
     """Counted from the fault to the moment the new leader says it took over (a clean stop

@@ -130,11 +130,11 @@ def test_a_clean_stop_of_the_leader_hands_over_at_once(ha):
     client = ha.client()
     client.write_bytes("/before.bin", b"b" * 100)
     old = ha.leader()
-    began = time.monotonic()
+    began = time.time()
     ha.masters[old].stop()
     ha.masters[old] = None
     new = wait_for(ha.leader, "another master to lead")
-    handover = time.monotonic() - began
+    handover = ha.masters[new].ha.leading_since - began
     assert new != old
     client.write_bytes("/after.bin", b"a" * 100)
     assert client.read_bytes("/before.bin") == b"b" * 100

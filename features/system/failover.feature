@@ -14,7 +14,7 @@ Feature: Master failover on etcd
     Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time
     And the clients have made 6 acknowledged writes, within 60 seconds
     When the leader is killed while the clients go on
-    Then another master leads within 5 seconds
+    Then another master leads within 1 second
     And the clients make 12 more acknowledged writes within 60 seconds
     And no client read back wrong data
     And no acknowledged write was lost

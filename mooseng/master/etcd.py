@@ -113,6 +113,7 @@ class Etcd:
         return unb64(record.get("value", "")), {
             "create_revision": int(record["create_revision"]),
             "mod_revision": int(record["mod_revision"]),
+            "lease": int(record.get("lease", 0)),
             "revision": int(reply["header"]["revision"])}
 
     def range(self, start: str, end: str, limit: int = 1000) -> tuple[list[tuple[str, bytes]],
