@@ -37,7 +37,10 @@ PIP_PIN = "pip==26.3"   # runs from its own wheel inside the image (Debian's pyt
 WHEEL_PLATFORM = ["--only-binary=:all:", "--platform", "manylinux2014_x86_64",
                   "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311"]
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-BASE_RECIPE = ("debootstrap --variant=minbase --include=python3,iptables,iproute2,procps "
+# python3 runs MooseNG; iptables, iproute2 and procps are the suite's fault tools; etcd-server
+# is the consensus engine of the several-masters topology
+BASE_PACKAGES = "python3,iptables,iproute2,procps,etcd-server"
+BASE_RECIPE = (f"debootstrap --variant=minbase --include={BASE_PACKAGES} "
                f"bookworm ROOTFS {DEBIAN_MIRROR}; rm -rf ROOTFS/var/cache/apt/* "
                "ROOTFS/var/lib/apt/lists/*; tar -C ROOTFS -c . | docker import")
 KEEP_IMAGES = 3          # MooseNG images kept (the current one and the newest others)
@@ -127,7 +130,7 @@ def ensure_base(log: pathlib.Path) -> str:
              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     _say(f"no registry here: building base image {tag} with debootstrap (about a minute) ...")
     with tempfile.TemporaryDirectory(prefix="mooseng-rootfs-") as rootfs:
-        _run(["debootstrap", "--variant=minbase", "--include=python3,iptables,iproute2,procps",
+        _run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}",
               "bookworm", rootfs, DEBIAN_MIRROR], "debootstrap", log)
         for sub in ("var/cache/apt", "var/lib/apt/lists"):
             for child in pathlib.Path(rootfs, sub).glob("*"):

@@ -1,4 +1,4 @@
-@system @recovery @needs.etcd
+@system @recovery @needs.etcd @needs.restore
 Feature: Disaster recovery from the metalogger
   The metalogger keeps its own copy of every committed changelog entry, with snapshots. When
   every master's disk is lost, and etcd's with them, a master rebuilt from the metalogger's copy

@@ -41,6 +41,18 @@ Feature: Master failover on etcd
     And the clients make 12 more acknowledged writes within 60 seconds
     And no acknowledged write was lost
 
+  @id.failover.partitioned_leader @blocker @disruptive @needs.one_sided_cut
+  Scenario: A leader cut off from the cluster stops acknowledging and the majority side keeps serving
+    Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time
+    And the clients have made 6 acknowledged writes, within 60 seconds
+    When the leader is cut off from etcd, the other masters and the chunk servers while the clients go on
+    Then another master leads within 5 seconds
+    And for 3 seconds the old leader acknowledges no change sent to it
+    And the clients make 12 more acknowledged writes within 60 seconds
+    When the cut heals
+    Then the old leader follows the new one within 10 seconds
+    And no acknowledged write was lost
+
   @id.failover.etcd_member_lost @critical @disruptive
   Scenario: Losing one etcd member changes nothing the clients can see
     Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time

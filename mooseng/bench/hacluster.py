@@ -27,15 +27,17 @@ ETCD_TUNING = ["--heartbeat-interval", "50", "--election-timeout", "500",
 ETCD_MISSING = "no `etcd` command here: install Debian's etcd-server (3.4)"
 
 
-def etcd_command(name: str, data_dir: Path, client_port: int, peer_port: int,
-                 peers: dict[str, int]) -> list[str]:
-    """Member `name` on 127.0.0.1; `peers` maps every member's name to its peer port."""
-    client = f"http://127.0.0.1:{client_port}"
-    peer = f"http://127.0.0.1:{peer_port}"
-    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in sorted(peers.items()))
-    return [shutil.which("etcd") or "etcd", "--name", name, "--data-dir", str(data_dir),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+def etcd_command(name: str, data_dir: str, client_port: int, peer_port: int,
+                 peers: dict[str, str], host: str = "127.0.0.1",
+                 listen: str = "127.0.0.1") -> list[str]:
+    """Member `name`, reached at `host`, listening on `listen`; `peers` maps every member's
+    name to its peer HOST:PORT."""
+    initial = ",".join(f"{n}=http://{address}" for n, address in sorted(peers.items()))
+    return ["etcd", "--name", name, "--data-dir", str(data_dir),
+            "--listen-client-urls", f"http://{listen}:{client_port}",
+            "--advertise-client-urls", f"http://{host}:{client_port}",
+            "--listen-peer-urls", f"http://{listen}:{peer_port}",
+            "--initial-advertise-peer-urls", f"http://{host}:{peer_port}",
             "--initial-cluster", initial, "--initial-cluster-token", "mooseng", *ETCD_TUNING]
 
 
@@ -116,7 +118,7 @@ class EtcdMembers(_Processes):
         return ",".join(f"127.0.0.1:{client}" for client, _ in self.ports.values())
 
     def start(self) -> None:
-        peers = {name: peer for name, (_, peer) in self.ports.items()}
+        peers = {name: f"127.0.0.1:{peer}" for name, (_, peer) in self.ports.items()}
         for name, (client, peer) in self.ports.items():
             self._launch(name, etcd_command(name, self.root / name, client, peer, peers))
         _wait(lambda: all(etcd_healthy(client) for client, _ in self.ports.values()),

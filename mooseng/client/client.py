@@ -27,9 +27,9 @@ class Client:
     it the chunk servers.
 
     Thread-safe: several threads may use one Client, each with its own open files.
-    `address_map` translates the chunk server addresses the master hands out into ones this
-    process can dial (identity by default). `timeout` bounds every call; a chunk server that
-    moves no data for `stall_timeout` seconds is given up for another copy or chain."""
+    `address_map` translates the chunk server and leader addresses masters hand out into ones
+    this process can dial (identity by default). `timeout` bounds every call; a chunk server
+    that moves no data for `stall_timeout` seconds is given up for another copy or chain."""
 
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
@@ -41,7 +41,8 @@ class Client:
         self.timeout = timeout
         self.registry = new_registry("client")
         self._channels = Channels()
-        self._master = MasterSession(master, self._channels, timeout)
+        self._master = MasterSession(master, self._channels, timeout,
+                                     address_map or (lambda address: address))
         settings = cache or CacheSettings()
         self._cache = MetadataCache(settings, CacheMetrics(self.registry))
         self._ns = Namespace(self._master, self._cache)

@@ -39,8 +39,11 @@ class MasterSession:
     """Unary calls to the leading master; `call("Mkdir", request)` returns the reply or
     raises."""
 
-    def __init__(self, masters: str, channels: Channels, timeout: float):
+    def __init__(self, masters: str, channels: Channels, timeout: float,
+                 address_map=lambda address: address):
+        """`address_map`: where this process dials a leader's advertised address."""
         self.masters = parse_masters(masters)
+        self._map = address_map
         self.timeout = timeout
         self._channels = channels
         self._stubs = {a: pb_grpc.MasterStub(channels.get(a)) for a in self.masters}
@@ -53,6 +56,7 @@ class MasterSession:
 
     def follow(self, leader: str) -> None:
         """Use `leader` from now on (a master named it)."""
+        leader = self._map(leader)
         with self._lock:
             if leader not in self._stubs:
                 self._stubs[leader] = pb_grpc.MasterStub(self._channels.get(leader))

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import etcd3gw
@@ -24,6 +25,7 @@ from mooseng.common.log import kv
 log = logging.getLogger("mooseng.master.etcd")
 
 CALL_TIMEOUT = 2.0           # one member's answer; a dead one is skipped after this
+PROBE_TIMEOUT = 0.5          # a member's status, for health and status
 UNREACHABLE = (etcd_errors.ConnectionFailedError, etcd_errors.ConnectionTimeoutError,
                etcd_errors.InternalServerError)
 
@@ -70,6 +72,8 @@ class Etcd:
         self.timeout = timeout
         self._clients = [etcd3gw.Etcd3Client(host, port, timeout=timeout, api_path="/v3/")
                          for host, port in endpoints]
+        self._probes = [etcd3gw.Etcd3Client(host, port, timeout=PROBE_TIMEOUT, api_path="/v3/")
+                        for host, port in endpoints]
         self._lock = threading.Lock()
         self._current = 0
 
@@ -138,17 +142,10 @@ class Etcd:
         self.post("/kv/lease/revoke", {"ID": lease})
 
     def member_health(self) -> list[tuple[str, bool, str]]:
-        """(endpoint, answers, detail) for every member, asked one by one."""
-        found = []
-        for (host, port), client in zip(self.endpoints, self._clients):
-            try:
-                status = client.status()
-                found.append((f"{host}:{port}", True,
-                              f"version {status.get('version', '?')}, leader "
-                              f"{int(status.get('leader', 0)) == int(status['header']['member_id'])}"))
-            except (*UNREACHABLE, etcd_errors.Etcd3Exception, KeyError) as error:
-                found.append((f"{host}:{port}", False, _short(error)))
-        return found
+        """(endpoint, answers, detail) for every member, asked all at once with a short
+        deadline: a member that is gone without refusing must not hold anyone up."""
+        with ThreadPoolExecutor(len(self._probes)) as pool:
+            return list(pool.map(_member_status, self.endpoints, self._probes))
 
     def watch(self, prefix: str, start_revision: int, idle: float) -> Iterator[list[dict]]:
         """Events under `prefix` from `start_revision` on, a list per response, decoded.
@@ -179,6 +176,16 @@ class Etcd:
             log.debug("etcd watch ended", extra=kv(error=_short(error)))
         finally:
             response.close()
+
+
+def _member_status(endpoint: tuple[str, int], client) -> tuple[str, bool, str]:
+    name = f"{endpoint[0]}:{endpoint[1]}"
+    try:
+        status = client.status()
+        leads = int(status.get("leader", 0)) == int(status["header"]["member_id"])
+        return name, True, f"version {status.get('version', '?')}, leader {leads}"
+    except (*UNREACHABLE, etcd_errors.Etcd3Exception, KeyError) as error:
+        return name, False, _short(error)
 
 
 def _decode_event(event: dict) -> dict:

@@ -49,7 +49,7 @@ MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
 REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
 SNAPSHOT_TIMEOUT = 120.0
-SENTINEL_PERIOD = 2.0     # the health stream to the leader is renewed this often
+SENTINEL_PERIOD = 0.1     # how often followers ask whether the leader still answers
 
 
 def log_key(version: int) -> str:
@@ -269,6 +269,7 @@ class Leadership:
         self._sentinel = threading.Thread(target=self._watch_leader, name="ha-leader-watch",
                                           daemon=True)
         self.last_error = ""
+        self._members: list[tuple[str, bool, str]] = []
 
     # ------------------------------------------------------------------ life cycle
 
@@ -431,29 +432,28 @@ class Leadership:
     # ------------------------------------------------------------------ a dead leader
 
     def _watch_leader(self) -> None:
-        """Followers hold a health stream to the leader. When it breaks and the leader's port
-        refuses connections, its process is gone and cannot answer anything any more, so its
-        lease is revoked at once instead of expiring up to TTL + 0.5 s later (etcd checks
-        expiries every 500 ms). A leader that is only slow, paused or cut off refuses nothing:
-        its lease expires as usual."""
-        while not self._stopping.is_set():
+        """Followers ask the leader's standard health service every SENTINEL_PERIOD. When it
+        does not answer and the leader's port refuses connections, its process is gone and
+        cannot answer anything any more, so its lease is revoked at once instead of expiring
+        up to TTL + 0.5 s later (etcd checks expiries every 500 ms). A leader that is only slow,
+        paused or cut off refuses nothing: its lease expires as usual."""
+        watched, channel, stub = None, None, None
+        while not self._stopping.wait(SENTINEL_PERIOD):
             leader = self.leader
             if self.leading or leader is None or leader == self.me:
-                self._stopping.wait(0.05)
                 continue
+            if leader != watched:
+                if channel:
+                    channel.close()
+                watched, channel = leader, grpc.insecure_channel(leader.address, options=OPTIONS)
+                stub = health_pb2_grpc.HealthStub(channel)
             try:
-                with grpc.insecure_channel(leader.address, options=OPTIONS) as channel:
-                    for reply in health_pb2_grpc.HealthStub(channel).Watch(
-                            health_pb2.HealthCheckRequest(), timeout=SENTINEL_PERIOD):
-                        if self._stopping.is_set() or self.leader != leader or \
-                                reply.status != health_pb2.HealthCheckResponse.SERVING:
-                            break           # (a leader stopping: let its server go)
-            except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    continue
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+            except grpc.RpcError:
                 if self.leader == leader and _refused(leader.address):
                     self._revoke_dead(leader)
-            self._stopping.wait(0.05)
+        if channel:
+            channel.close()
 
     def _revoke_dead(self, leader: Peer) -> None:
         try:
@@ -472,6 +472,7 @@ class Leadership:
         health; the report lives on a lease of its own, so a dead master's report goes."""
         lease = 0
         while not self._stopping.is_set():
+            self._members = self.etcd.member_health()
             try:
                 if not lease or self.etcd.keepalive(lease) < 0:
                     lease = self.etcd.grant(max(2, 3 * self.lease_ttl))
@@ -512,7 +513,8 @@ class Leadership:
                 for r in sorted(reports, key=lambda r: r["id"])]
 
     def member_health(self) -> list[tuple[str, bool, str]]:
-        return self.etcd.member_health()
+        """As last seen by the report loop (every REPORT_EVERY seconds)."""
+        return self._members
 
 
 def _refused(address: str) -> bool:

@@ -228,7 +228,9 @@ class MasterServer:
         ha = self.ha
         members = ha.member_health()
         down = [f"{endpoint} ({detail})" for endpoint, ok, detail in members if not ok]
-        if len(down) * 2 >= len(members):
+        if not members:
+            etcd = Check("etcd", "degraded", "etcd members not asked yet")
+        elif len(down) * 2 >= len(members):
             etcd = Check("etcd", "critical", f"{len(down)} of {len(members)} etcd members "
                                              f"down, no majority: {', '.join(down)}")
         elif down:

@@ -19,6 +19,8 @@ import docker.errors
 from docker.types import EndpointConfig
 from testcontainers.core.container import DockerContainer
 
+from mooseng.bench import hacluster
+
 from support import endpoints
 from support.drivers import chunk_files
 from support.drivers.base import (START_TIMEOUT, DaemonRun, LoopbackNode, Node,
@@ -29,7 +31,9 @@ from support.waiting import GiveUp, within
 if TYPE_CHECKING:
     from support.drivers.docker import DockerCluster
 
-PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425}}
+PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425},
+         "metalogger": {"http": 9426}, "etcd": {"grpc": 2379}}
+ETCD_PEER_PORT = 2380
 DATA_DIR = "/data"
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 
@@ -52,7 +56,8 @@ class DockerNode(LoopbackNode):
     @property
     def internal_address(self) -> str:
         """Where the other nodes reach its gRPC service (what a chunk server advertises)."""
-        return f"{self.ip}:{PORTS[self.role]['grpc']}"
+        inner = PORTS[self.role]
+        return f"{self.ip}:{inner.get('grpc') or inner['http']}"
 
     def _check_ports(self) -> None:
         """The published ports must be the reserved ones on 127.0.0.1 after every (re)start and
@@ -69,14 +74,33 @@ class DockerNode(LoopbackNode):
     # ------------------------------------------------------------------ life cycle
     def _command(self) -> list[str]:
         inner = PORTS[self.role]
+        cluster = self.cluster
+        etcd = ["--etcd", ",".join(m.internal_address for m in cluster.etcd), "--name", self.name]
+        if self.role == "etcd":
+            return hacluster.etcd_command(
+                self.name, f"{DATA_DIR}/etcd", inner["grpc"], ETCD_PEER_PORT,
+                {m.name: f"{m.ip}:{ETCD_PEER_PORT}" for m in cluster.etcd}, host=self.ip,
+                listen="0.0.0.0")
+        if self.role == "metalogger":
+            return ["mooseng-metalogger", "--data-dir", DATA_DIR, "--host", "0.0.0.0",
+                    "--http-port", str(inner["http"]), *etcd]
         common = ["--data-dir", DATA_DIR, "--host", "0.0.0.0",
                   "--port", str(inner["grpc"]), "--http-port", str(inner["http"])]
-        common += topology_flags(self.role, self.cluster.topology.master, self.labels)
+        common += topology_flags(self.role, cluster.topology.master, self.labels)
         if self.role == "master":
-            return ["mooseng-master", *common]
+            return ["mooseng-master", *common, "--advertise", self.internal_address,
+                    *(etcd if cluster.etcd else [])]
         return ["mooseng-chunkserver", *common,
-                "--master", self.cluster.master.internal_address,
+                "--master", ",".join(m.internal_address for m in cluster.masters),
                 "--advertise", self.internal_address]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._ports()['grpc' if 'grpc' in PORTS[self.role] else 'http']}"
+
+    @property
+    def http_address(self) -> str:
+        return f"127.0.0.1:{self._ports()['http' if 'http' in PORTS[self.role] else 'grpc']}"
 
     def _create(self) -> None:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -133,6 +157,8 @@ class DockerNode(LoopbackNode):
             if not state["Running"]:
                 raise GiveUp(f"{self.name} exited with code {state['ExitCode']} before it was "
                              f"ready; its log ends with:\n{self.logs(tail=15)}")
+            if self.role == "etcd":
+                return hacluster.etcd_healthy(self.ports["grpc"])
             return endpoints.is_ready(self.http_address)
 
         within(START_TIMEOUT, probe, f"{self.name} (container) to answer /ready with 200")

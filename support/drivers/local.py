@@ -107,7 +107,7 @@ class LocalCluster(Cluster):
 class LocalDriver(ClusterDriver):
     name = "local"
     capabilities = frozenset({"kill", "pause", "corrupt"}
-                             | ({"etcd"} if shutil.which("etcd") else set()))
+                             | ({"etcd", "restore"} if shutil.which("etcd") else set()))
 
     def __init__(self, root: str | None = None):
         self._root = Path(root) if root else None

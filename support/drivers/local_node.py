@@ -262,7 +262,7 @@ class LocalEtcdMember(LocalNode):
             self.ports = {"grpc": client, "http": client, "peer": free_port()}
 
     def _command(self) -> list[str]:
-        peers = {m.name: m.ports["peer"] for m in self.cluster.etcd}
+        peers = {m.name: f"127.0.0.1:{m.ports['peer']}" for m in self.cluster.etcd}
         return hacluster.etcd_command(self.name, self.data_dir, self.ports["grpc"],
                                       self.ports["peer"], peers)
 
