@@ -185,14 +185,10 @@ class MasterCore:
             if version <= self.state.version:
                 return
             op = entry["op"]
-            args = {k: v for k, v in entry.items() if k not in ("op", "t")}
-            was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
-                args.get("path") or args["src"])
-            apply(self.state, dict(entry, v=version))
+            self._apply_entry(version, entry)
             for sid in entry.get("servers", ()) if op == "commit" else ():
                 # where the copies are, before the chunk servers' next heartbeats say so
                 self._add_copy(entry["chunk_id"], sid, entry["version"])
-            self.invalidations.publish(events_for(op, args, was_dir))
             self.local_changelog.append(version, entry)
             if version - self.snapshot_version >= self.settings.snapshot_every:
                 self._start_snapshot()
@@ -299,10 +295,7 @@ class MasterCore:
             raise NotLeader("this master does not lead (any more); retry with the leader")
         entry = {"op": op, "t": round(self.wall(), 6), **args}
         version = self.state.version + 1
-        was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
-            args.get("path") or args["src"])
-        result = apply(self.state, dict(entry, v=version))
-        self.invalidations.publish(events_for(op, args, was_dir))
+        result = self._apply_entry(version, entry)
         try:
             self.changelog.append(version, entry)
         except OSError as error:
@@ -312,6 +305,16 @@ class MasterCore:
             raise Unavailable(f"metadata is read-only: {self.failed}") from None
         if version - self.snapshot_version >= self.settings.snapshot_every:
             self._start_snapshot()
+        return result
+
+    def _apply_entry(self, version: int, entry: dict):
+        """Apply one entry to the state and tell the watching clients what it made stale."""
+        op = entry["op"]
+        args = {k: v for k, v in entry.items() if k not in ("op", "t")}
+        was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
+            args.get("path") or args["src"])
+        result = apply(self.state, dict(entry, v=version))
+        self.invalidations.publish(events_for(op, args, was_dir))
         return result
 
     def _is_dir(self, path: str) -> bool:

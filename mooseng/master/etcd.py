@@ -74,6 +74,7 @@ class Etcd:
                          for host, port in endpoints]
         self._probes = [etcd3gw.Etcd3Client(host, port, timeout=PROBE_TIMEOUT, api_path="/v3/")
                         for host, port in endpoints]
+        self._probing = ThreadPoolExecutor(len(endpoints), thread_name_prefix="etcd-probe")
         self._lock = threading.Lock()
         self._current = 0
 
@@ -144,8 +145,7 @@ class Etcd:
     def member_health(self) -> list[tuple[str, bool, str]]:
         """(endpoint, answers, detail) for every member, asked all at once with a short
         deadline: a member that is gone without refusing must not hold anyone up."""
-        with ThreadPoolExecutor(len(self._probes)) as pool:
-            return list(pool.map(_member_status, self.endpoints, self._probes))
+        return list(self._probing.map(_member_status, self.endpoints, self._probes))
 
     def watch(self, prefix: str, start_revision: int, idle: float) -> Iterator[list[dict]]:
         """Events under `prefix` from `start_revision` on, a list per response, decoded.

@@ -142,11 +142,14 @@ class Metalogger:
         value, _ = self.etcd.get(HEAD)
         return int(value) if value else 0
 
-    def lag_seconds(self) -> float:
-        try:
-            behind = self.head() > self.state.version
-        except EtcdUnavailable:
-            behind = True
+    def lag_seconds(self, head: int | None = None) -> float:
+        """`head`: the newest committed version if already read (None: read it now)."""
+        if head is None:
+            try:
+                head = self.head()
+            except EtcdUnavailable:
+                head = self.state.version + 1      # unknown: assume behind
+        behind = head > self.state.version
         return max(0.0, time.time() - self.last_time) if behind and self.last_time else 0.0
 
     def ready(self) -> tuple[bool, str]:
@@ -162,7 +165,7 @@ class Metalogger:
             head = None
             etcd = Check("etcd", "degraded", str(error))
         version = self.state.version if self.state else 0
-        lag = self.lag_seconds()
+        lag = self.lag_seconds(version + 1 if head is None else head)
         if head is not None and head > version and lag > LAG_DEGRADED:
             copy = Check("changelog", "degraded", f"version {version} of {head}, {lag:.1f} s "
                                                   "behind")
