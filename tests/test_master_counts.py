@@ -133,3 +133,22 @@ def test_a_change_reclassifies_only_the_chunks_it_touched(tmp_path, monkeypatch)
     assert counts(master) == (301, 1, 0, 0)
     assert len(classified) == 1
     master.close()
+
+
+def test_a_chunk_without_known_copies_is_unavailable_not_lost_while_servers_register(tmp_path):
+    clock = Clock()
+    master = open_core(tmp_path, clock)
+    master.register("cs1", "127.0.0.1:1", "", {}, 10**9, 0, [])
+    node = master.create("/f", False, 1)
+    write(master, node.inode, 0, ["cs1"])
+    master.close()
+    restarted = open_core(tmp_path, clock)
+    try:
+        restarted.get_chunks(node.inode, 0, 0)
+    except Unavailable as error:
+        assert "have not registered yet; retry in a few seconds" in str(error)
+    else:
+        raise AssertionError("a chunk without registered copies was served during the grace")
+    clock.now += 10
+    (place,) = restarted.get_chunks(node.inode, 0, 0)[1]
+    assert place.servers == ()

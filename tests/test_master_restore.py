@@ -66,3 +66,36 @@ def test_the_master_refuses_a_restore_into_its_metadata_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(
         f"mooseng-master: error: cannot start: refusing to restore into {target}")
+
+
+def test_admin_restore_reports_where_a_damaged_copy_stopped(tmp_path, capsys):
+    import json
+
+    from mooseng.cli.main import main
+
+    source, target = tmp_path / "metalogger", tmp_path / "master"
+    source.mkdir()
+    write_entries(source, ENTRIES)
+    (_, path), = changelog_files(str(source))
+    lines = open(path, "rb").read().splitlines(keepends=True)
+    open(path, "wb").write(b"".join(lines[:4]) + lines[4][:-10])
+    assert main(["admin", "restore", str(source), str(target), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["version"], report["entries"]) == (4, 4)
+    assert f"{path} line 5 is torn or fails its CRC" in report["damaged"]
+    assert recover(str(target), 0)[0].version == 4
+
+
+def test_admin_restore_into_a_non_empty_directory_is_one_line_and_exit_1(tmp_path, capsys):
+    from mooseng.cli.main import main
+
+    source, target = tmp_path / "metalogger", tmp_path / "master"
+    source.mkdir()
+    target.mkdir()
+    write_entries(source, ENTRIES)
+    (target / "snapshot.json").write_text("precious")
+    assert main(["admin", "restore", str(source), str(target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"mooseng: error: refusing to restore into "
+                                               f"{target}: it is not empty")
+    assert (target / "snapshot.json").read_text() == "precious"

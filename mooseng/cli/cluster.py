@@ -1,6 +1,9 @@
-"""Cluster commands: `mooseng status` and `mooseng chunkservers`."""
+"""Cluster commands: `mooseng status`, `mooseng chunkservers` and the metadata admin commands."""
+
+import dataclasses
 
 from mooseng.client import Client
+from mooseng.master.changelog import restore as restore_metadata
 
 from .format import human_size, labels, pairs, table
 from .output import Output
@@ -53,3 +56,13 @@ def metadata_checksum(client: Client, args) -> Output:
     rows = [[m["master"], m.get("role", "-").upper(), m.get("metadata_version", "-"),
              m.get("checksum") or m.get("error", "")] for m in found]
     return Output(found, table(["MASTER", "ROLE", "VERSION", "CHECKSUM"], rows, right={2}))
+
+
+def restore(client: None, args) -> Output:
+    """Offline, on the metalogger's host: the master's data directory is then copied to the new
+    master's host (`mooseng-master --restore-from` does both in one step on one host)."""
+    restored = restore_metadata(args.source, args.data_dir)
+    outcome = restored.damaged or "every entry restored"
+    return Output(dataclasses.asdict(restored), pairs([
+        ("Restored into", args.data_dir), ("Metadata version", restored.version),
+        ("Changelog entries", restored.entries), ("Damage", outcome)]))

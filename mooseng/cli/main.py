@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     command(admin_commands, "metadata-checksum", cluster.metadata_checksum,
             "every master's metadata version and a checksum of its namespace (equal on "
             "masters at the same version, and on one restored from a metalogger)")
+    p = command(admin_commands, "restore", cluster.restore,
+                "rebuild a master's data directory from a metalogger's (or master's) files, "
+                "without a running master; stops at the first damaged entry and says which")
+    p.set_defaults(no_master=True)
+    p.add_argument("source", metavar="SOURCE", help="the metalogger's data directory")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="an empty or new directory")
 
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")

@@ -221,6 +221,7 @@ class MasterCore:
             self.next_id = self.state.reserved + 1   # the old leader's unused ids stay unused
             self.leases.clear()
             self._inherited_until = self.clock() + LEASE_SECONDS
+            self.started = self.clock()          # chunk servers now register with it
             self._changed()
             self.leading = True
         if self.state.version == 0:
@@ -460,6 +461,11 @@ class MasterCore:
                     continue
                 chunk = self.state.chunks[node.chunks[index]]
                 holders = self._valid_holders(chunk.chunk_id, chunk.version)
+                if not holders and self.in_grace():
+                    raise Unavailable(
+                        f"chunk {chunk.chunk_id:016x} of inode {inode}: this master started "
+                        f"leading {self.clock() - self.started:.1f} s ago and the chunk servers "
+                        "holding it have not registered yet; retry in a few seconds")
                 places.append(ChunkPlace(index, chunk.chunk_id, chunk.version, chunk.length,
                                          tuple((s.server_id, s.address) for s in holders)))
             return self._view(node), places
@@ -682,7 +688,8 @@ class MasterCore:
                               missing=self._tally[goals.MISSING])
 
     def in_grace(self) -> bool:
-        """Right after start, chunk servers are still registering: change nothing yet."""
+        """Right after start or promotion, chunk servers are still registering: change nothing
+        yet, and do not call a chunk without known copies lost."""
         return self.clock() - self.started < 2 * self.settings.heartbeat_interval + 2.0
 
     def replication_timeout(self) -> float:

@@ -50,6 +50,8 @@ REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
 SNAPSHOT_TIMEOUT = 120.0
 SENTINEL_PERIOD = 0.1     # how often followers ask whether the leader still answers
+DRAIN_QUIET = 0.3         # a stopping master serves until no call came for this long...
+DRAIN_MAX = 2.0           # ...or this long after it handed over
 
 
 def log_key(version: int) -> str:
@@ -270,6 +272,7 @@ class Leadership:
                                           daemon=True)
         self.last_error = ""
         self._members: list[tuple[str, bool, str]] = []
+        self._last_refusal = 0.0        # monotonic: the last call answered with NotLeader
 
     # ------------------------------------------------------------------ life cycle
 
@@ -296,6 +299,21 @@ class Leadership:
             if thread.ident:          # not started when start() failed
                 thread.join()
 
+    def drain(self) -> None:
+        """After stop(), go on answering calls with the new leader's address until clients
+        have moved: a call that reaches a gRPC server after its shutdown began is cancelled
+        unanswered, which a client cannot tell from a call cancelled after it ran."""
+        until = time.monotonic() + DRAIN_MAX
+        self._last_refusal = time.monotonic()
+        while time.monotonic() < until and time.monotonic() - self._last_refusal < DRAIN_QUIET:
+            if self.leader is None:
+                try:
+                    value, _ = self.etcd.get(LEADER)
+                except EtcdUnavailable:
+                    value = None
+                self.leader = Peer.decode(value) if value else None
+            time.sleep(0.05)
+
     def _check_cluster_id(self) -> None:
         self.etcd.txn([{"key": b64(CLUSTER_ID), "target": "CREATE", "result": "EQUAL",
                         "create_revision": 0}],
@@ -317,6 +335,7 @@ class Leadership:
         """Raise NotLeader unless this master leads with a lease it is sure of."""
         if self.certain():
             return
+        self._last_refusal = time.monotonic()
         leader = self.leader.address if self.leader and self.leader != self.me else ""
         if leader:
             raise NotLeader(f"this master ({self.me.address}) follows; the leader is {leader}",

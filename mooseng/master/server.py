@@ -122,6 +122,7 @@ class MasterServer:
             rpc.set_serving(self.health_servicer, SERVICES, False)
         if self.ha:
             self.ha.stop()
+            self.ha.drain()
         self._stopping.set()
         self._wake.set()
         self.invalidations.close()
