@@ -1,5 +1,7 @@
 """Concurrent clients (support.workload) and the history checks that follow them."""
 
+import time
+
 from behave import given, then, when
 
 from support import data
@@ -42,6 +44,25 @@ def step_until_writes(context, count, seconds):
     _wait_for_writes(context, count, seconds)
 
 
+@given("the clients have kept writing for {span:g} seconds, within {seconds:g} seconds")
+def step_writing_for(context, span, seconds):
+    """Acknowledged writes spread over `span` seconds up to now: what a recovery point is
+    measured against (a burst of writes a moment old would prove nothing about older ones)."""
+    world = context.world
+    workload = world.remembered["workload"]
+
+    def spread() -> float:
+        assert not workload.crashes, f"a client crashed: {workload.crashes}"
+        acked = [op.completed for op in world.history.ops
+                 if op.kind == "write" and op.outcome == "ok" and op.process.startswith("client-")]
+        if not acked or time.time() - max(acked) > 1.0:
+            return 0.0
+        return max(acked) - min(acked)
+
+    within(seconds, spread, f"the clients' acknowledged writes to span {span:g} s",
+           until=lambda found: found >= span)
+
+
 @then("the clients make {count:d} more acknowledged writes within {seconds:g} seconds")
 def step_more_writes(context, count, seconds):
     workload = context.world.remembered["workload"]
@@ -67,4 +88,4 @@ def step_no_lost_writes(context):
     reader = world.client(name="final-reader")
     lost = world.history.lost_writes(lambda path: world.read(path, "final-read", client=reader))
     assert not lost, (f"{len(lost)} of {acknowledged} acknowledged writes are lost or damaged:\n"
-                      + "\n".join(lost))
+                      + "\n".join(lost.values()))

@@ -1,11 +1,14 @@
 """Disaster recovery: the metalogger's copy of the changelog, and masters rebuilt from it."""
 
+import time
+
 import support.steptypes  # noqa: F401
 from behave import given, then, when
 
 from mooseng.client import Client
 
 from support import data, endpoints, metrics, rpc, world as worlds
+from support.reporting import attach_text
 from support.waiting import within
 
 LAG = "mooseng_metalogger_log_replication_lag_seconds"
@@ -47,10 +50,9 @@ def step_no_lag(context):
 @given("the metadata checksum of the leader is noted")
 def step_note_checksum(context):
     world = context.world
-    status = world.client().status()
-    checksums = {m["master"]: m for m in world.client().metadata_checksums()}
-    world.remembered["checksum"] = checksums[status["leader"]]["checksum"]
-    world.remembered["checksum version"] = checksums[status["leader"]]["metadata_version"]
+    leader, = _checksums(world, [world.cluster.leader()])
+    world.remembered["checksum"] = leader["checksum"]
+    world.remembered["checksum version"] = leader["metadata_version"]
 
 
 @given("every master and every etcd member was killed and lost its disk")
@@ -62,6 +64,37 @@ def step_lose_everything(context):
         world.history.fault(f"kill {node.name}, lose its disk")
         node.kill()
         node.lose_data()
+
+
+@when("every master and every etcd member is killed and loses its disk while the clients go on")
+def step_lose_everything_under_load(context):
+    context.world.remembered["loss at"] = time.time()
+    step_lose_everything(context)
+
+
+@then("every write acknowledged more than {seconds:g} second before the loss reads back intact")
+def step_recovery_point(context, seconds):
+    """The recovery point objective: what the clients were told is durable, minus at most the
+    last `seconds` before the disaster. The writes of that last window the restore lacks are
+    counted and attached (the recovery point actually reached)."""
+    world = context.world
+    workload = world.remembered["workload"]
+    workload.stop()
+    loss, history = world.remembered["loss at"], world.history
+    owed = history.acceptable_contents(loss)
+    reader = world.client(name="final-reader")
+    lost = history.lost_writes(lambda path: world.read(path, "final-read", client=reader), loss)
+    ages = sorted(loss - history.acknowledged_at(path) for path in lost)
+    attach_text(f"{len(owed)} files acknowledged before the loss, {len(lost)} of them not in "
+                f"the restored metadata\n" + (
+                    f"the oldest of those was acknowledged {ages[-1]:.3f} s before the loss\n"
+                    if ages else "recovery point: the moment of the loss (nothing lost)\n")
+                + "".join(f"{problem}\n" for problem in lost.values()), "recovery point")
+    too_old = [problem for path, problem in lost.items()
+               if loss - history.acknowledged_at(path) > seconds]
+    assert owed, "no write was acknowledged before the loss"
+    assert not too_old, (f"{len(too_old)} writes acknowledged more than {seconds:g} s before "
+                         "the loss are not restored:\n" + "\n".join(too_old))
 
 
 @given('"{name:Q}" was restored from the metalogger\'s copy with a new etcd')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import math
 import threading
 import time
 from typing import Callable, Iterator
@@ -81,10 +82,12 @@ class History:
     def count(self, kind: str, outcome: str) -> int:
         return sum(1 for op in self.ops if op.kind == kind and op.outcome == outcome)
 
-    def acceptable_contents(self) -> dict[str, list[Payload]]:
-        """For every path with an acknowledged write: the payloads a final read may show.
+    def acceptable_contents(self, acknowledged_before: float = math.inf
+                            ) -> dict[str, list[Payload]]:
+        """For every path with a write acknowledged before the given moment: the payloads a
+        final read may show.
 
-        That is the last acknowledged write, or any write invoked after it whose outcome is not a
+        That is the last such write, or any write invoked after it whose outcome is not a
         definite failure (it may have taken effect later)."""
         writes: dict[str, list[Op]] = {}
         for op in self.ops:
@@ -92,32 +95,40 @@ class History:
                 writes.setdefault(op.path, []).append(op)
         acceptable = {}
         for path, ops in writes.items():
-            acked = [op for op in ops if op.outcome == "ok"]
+            acked = [op for op in ops
+                     if op.outcome == "ok" and op.completed < acknowledged_before]
             if not acked:
                 continue
-            last = max(acked, key=lambda op: op.completed or 0.0)
+            last = max(acked, key=lambda op: op.completed)
             later = [op.payload for op in ops
                      if op is not last and op.invoked > last.invoked
                      and op.outcome in ("ok", "unknown", "invoked")]
             acceptable[path] = [last.payload, *later]
         return acceptable
 
-    def lost_writes(self, read: Callable[[str], bytes]) -> list[str]:
-        """Read every acknowledged path back; describe each one that does not hold its data."""
-        problems = []
-        for path, payloads in sorted(self.acceptable_contents().items()):
+    def acknowledged_at(self, path: str) -> float:
+        """When the last acknowledged write of `path` completed."""
+        return max(op.completed for op in self.ops
+                   if op.kind == "write" and op.path == path and op.outcome == "ok")
+
+    def lost_writes(self, read: Callable[[str], bytes],
+                    acknowledged_before: float = math.inf) -> dict[str, str]:
+        """Read every path acknowledged before the moment back: {path: what is wrong} for each
+        one that does not hold its data."""
+        problems = {}
+        for path, payloads in sorted(self.acceptable_contents(acknowledged_before).items()):
             try:
                 data = read(path)
             except Exception as error:  # noqa: BLE001 - every failure is a finding here
-                problems.append(f"{path}: acknowledged write unreadable: "
-                                f"{type(error).__name__}: {error}")
+                problems[path] = (f"{path}: acknowledged write unreadable: "
+                                  f"{type(error).__name__}: {error}")
                 continue
             if any(p.matches(data) for p in payloads):
                 continue
             try:
                 payloads[0].verify(data)
             except DataMismatch as mismatch:
-                problems.append(f"{path}: {mismatch}")
+                problems[path] = f"{path}: {mismatch}"
         return problems
 
     def render(self, last: int | None = None) -> str:

@@ -39,7 +39,7 @@ def test_a_lost_acknowledged_write_is_found():
     _write(history, "/b", second)
     stored = {"/a": first.bytes(), "/b": second.bytes()[:50]}
     problems = history.lost_writes(stored.__getitem__)
-    assert len(problems) == 1 and problems[0].startswith("/b:")
+    assert list(problems) == ["/b"] and problems["/b"].startswith("/b:")
 
 
 def test_an_unreadable_acknowledged_write_is_a_problem():
@@ -49,7 +49,7 @@ def test_an_unreadable_acknowledged_write_is_a_problem():
     def read(path):
         raise errors.DataLoss("no valid copy")
 
-    assert "unreadable" in history.lost_writes(read)[0]
+    assert "unreadable" in history.lost_writes(read)["/a"]
 
 
 def test_a_later_write_with_unknown_outcome_may_have_taken_effect():
@@ -57,8 +57,8 @@ def test_a_later_write_with_unknown_outcome_may_have_taken_effect():
     old, new = Payload(1, 100), Payload(2, 100)
     _write(history, "/a", old)
     _write(history, "/a", new, errors.Unavailable("timeout"))
-    assert history.lost_writes({"/a": new.bytes()}.__getitem__) == []
-    assert history.lost_writes({"/a": old.bytes()}.__getitem__) == []
+    assert history.lost_writes({"/a": new.bytes()}.__getitem__) == {}
+    assert history.lost_writes({"/a": old.bytes()}.__getitem__) == {}
     assert history.lost_writes({"/a": b"x" * 100}.__getitem__) != []
 
 
@@ -68,6 +68,22 @@ def test_a_failed_write_is_not_an_acceptable_content():
     _write(history, "/a", old)
     _write(history, "/a", new, errors.InvalidArgument("bad"))
     assert history.lost_writes({"/a": new.bytes()}.__getitem__) != []
+
+
+def test_only_writes_acknowledged_before_a_moment_are_owed():
+    history = History()
+    early, late = Payload(1, 100), Payload(2, 100)
+    _write(history, "/early", early)
+    moment = history.ops[-1].completed + 1e-6
+    _write(history, "/late", late)
+    stored = {"/early": early.bytes()}
+
+    def read(path):
+        return stored[path]
+
+    assert history.lost_writes(read, acknowledged_before=moment) == {}
+    assert list(history.lost_writes(read)) == ["/late"]
+    assert history.acknowledged_at("/early") < moment <= history.acknowledged_at("/late")
 
 
 def test_render_shows_operations_and_faults():

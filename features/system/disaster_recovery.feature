@@ -3,7 +3,8 @@ Feature: Disaster recovery from the metalogger
   The metalogger keeps its own copy of every committed changelog entry, with snapshots. When
   every master's disk is lost, and etcd's with them, a master rebuilt from the metalogger's copy
   has exactly the metadata the cluster had, and the chunk servers' data reads back through it.
-  A metalogger that was away catches up by itself.
+  Under continuous writes, it keeps every write acknowledged more than a second before the
+  disaster (the recovery point objective). A metalogger that was away catches up by itself.
 
   Background:
     Given a cluster of 3 masters on etcd, a metalogger and 3 chunk servers
@@ -19,6 +20,15 @@ Feature: Disaster recovery from the metalogger
     And every chunk server has registered with the master again within 30 seconds
     And every file reads back intact
     And a new file can be written and read back
+
+  @id.recovery.point_under_load @blocker @disruptive
+  Scenario: Under continuous writes, the restore keeps everything acknowledged more than a second before the disaster
+    Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time
+    And the clients have kept writing for 4 seconds, within 60 seconds
+    When every master and every etcd member is killed and loses its disk while the clients go on
+    And "master-1" is restored from the metalogger's copy with a new etcd
+    Then every chunk server has registered with the master again within 30 seconds
+    And every write acknowledged more than 1 second before the loss reads back intact
 
   @id.recovery.follower_rebuilds @critical @disruptive
   Scenario: Masters that lost their disks rebuild from the leader when etcd no longer holds the changelog

@@ -219,9 +219,8 @@ class DockerCluster(Cluster):
 
 class DockerDriver(ClusterDriver):
     name = "docker"
-    # The several-masters topology starts here too, but its failover scenarios are not reliable
-    # on docker yet (chunk servers briefly offline on the leader, slow clean stops): no "etcd".
-    capabilities = frozenset({"kill", "pause", "corrupt", "partition", "one_sided_cut"})
+    capabilities = frozenset({"kill", "pause", "corrupt", "partition", "one_sided_cut", "etcd",
+                              "restore"})
 
     def __init__(self):
         if not engine_available():

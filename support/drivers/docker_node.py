@@ -11,7 +11,9 @@ from __future__ import annotations
 from support.drivers import docker_engine  # noqa: F401  isort: skip
 
 import io
+import pathlib
 import tarfile
+import tempfile
 from typing import TYPE_CHECKING
 
 import docker
@@ -51,6 +53,8 @@ class DockerNode(LoopbackNode):
         self.partitioned = False
         self.cuts: set[str] = set()
         self._last_logs = ""
+        self._lost_logs = ""            # of containers it had before it lost its disk
+        self._seed: pathlib.Path | None = None
 
     # ------------------------------------------------------------------ addresses
     @property
@@ -112,6 +116,7 @@ class DockerNode(LoopbackNode):
                     raise
                 self.remove()
                 self.container = None
+                self.ports = None
 
     def _try_create(self) -> None:
         tc = (DockerContainer(self.cluster.driver.image)
@@ -119,7 +124,10 @@ class DockerNode(LoopbackNode):
               .with_network(self.cluster.network)
               .with_name(f"mooseng-{self.cluster.driver.run_id}-{self.cluster.number:03d}-"
                          f"{self.name}"))
-        self.ports = {kind: free_port() for kind in PORTS[self.role]}
+        if self._seed is not None:         # a restored data directory, there before it starts
+            tc.with_copy_into_container(self._seed, "/")
+        if self.ports is None:             # a node made anew keeps its addresses
+            self.ports = {kind: free_port() for kind in PORTS[self.role]}
         for kind, port in PORTS[self.role].items():
             tc.ports[f"{port}/tcp"] = ("127.0.0.1", self.ports[kind])
         tc.with_kwargs(
@@ -214,13 +222,43 @@ class DockerNode(LoopbackNode):
     def logs(self, tail: int | None = None) -> str:
         if self.container is not None:
             try:
-                self._last_logs = self.container.logs(stdout=True, stderr=True).decode(
-                    errors="replace")
+                self._last_logs = self._lost_logs + self.container.logs(
+                    stdout=True, stderr=True).decode(errors="replace")
             except docker.errors.NotFound:
                 pass
         if tail is None:
             return self._last_logs
         return "\n".join(self._last_logs.splitlines()[-tail:])
+
+    def lose_data(self) -> None:
+        """Its disk is its container's: the container goes, and the node is made anew (same
+        name, address and ports, empty /data) when it starts again."""
+        if self.is_running():
+            raise RuntimeError(f"{self.name} is running: kill it before its disk is lost")
+        self.remove()
+        self._lost_logs = self._last_logs + f"\n# {self.name} lost its disk here\n"
+        self.container = None
+
+    def restore_from(self, source: "Node") -> None:
+        """As an operator would: `mooseng admin restore` on the metalogger's host, then the
+        restored data directory copied to this master's (empty) disk before it starts."""
+        if not isinstance(source, DockerNode):
+            raise ValueError(f"cannot restore {self.name} from {source!r}")
+        if self.container is not None:
+            raise RuntimeError(f"{self.name} still has its disk: lose_data() before a restore")
+        staged = f"/tmp/restore-{self.name}"
+        source._exec("rm", "-rf", staged)
+        source._exec("mooseng", "admin", "restore", DATA_DIR, staged)
+        stream, _ = source.container.get_archive(staged)
+        with tempfile.TemporaryDirectory(prefix=f"mooseng-restore-{self.name}-") as host:
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                tar.extractall(host, filter="tar")
+            self._seed = pathlib.Path(host) / "data"
+            self._seed.parent.joinpath(pathlib.Path(staged).name).rename(self._seed)
+            try:
+                self.start()
+            finally:
+                self._seed = None
 
     # ------------------------------------------------------------------ inside the container
     def _exec(self, *command: str) -> str:
