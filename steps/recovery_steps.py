@@ -8,6 +8,7 @@ from behave import given, then, when
 from mooseng.client import Client
 
 from support import data, endpoints, metrics, rpc, world as worlds
+from support.matchers import eventually, health_status
 from support.reporting import attach_text
 from support.waiting import within
 
@@ -175,6 +176,32 @@ def step_more_files(context, count, size):
     first = len(world.files) + 1
     for number in range(first, first + count):
         world.write(f"/files/more-{number}.bin", world.new_payload(data.scaled_size(size)))
+
+
+@then("the status lists the metalogger at most {lag:d} entries behind")
+def step_status_metalogger(context, lag):
+    world = context.world
+    listed = {m["name"]: m["lag_entries"] for m in world.remembered["cli json"]["metaloggers"]}
+    name = _metalogger(world).name
+    assert list(listed) == [name] and listed[name] <= lag, \
+        f"the status lists the metaloggers {listed}, expected {name} at most {lag} behind"
+
+
+@when("the metalogger is killed")
+def step_kill_metalogger(context):
+    context.world.history.fault("kill the metalogger")
+    _metalogger(context.world).kill()
+
+
+@then('every master\'s health becomes {status} within {seconds:g} seconds with the check '
+      '"metaloggers" naming the metalogger')
+def step_health_names_metalogger(context, status, seconds):
+    world = context.world
+    for master in [m for m in world.cluster.masters if m.is_running()]:
+        eventually(seconds, lambda: endpoints.health(master.http_address),
+                   health_status(status, check="metaloggers",
+                                 mentioning=_metalogger(world).name),
+                   f"the health of {master.name}")
 
 
 @when("the metalogger is started again")

@@ -11,6 +11,8 @@ from mooseng.common.config import load
 from mooseng.common.errors import NotLeader
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.bench.hacluster import ETCD_MISSING, EtcdMembers
+from mooseng.master.etcd import b64
+from mooseng.master.ha import METALOGGERS
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason=ETCD_MISSING)
 
@@ -243,3 +245,38 @@ def test_bench_failover_measures_on_its_own_cluster_and_removes_it(capsys):
     assert 0 < result["median_s"] == result["max_s"] < 30
     assert "round 1/1" in captured.err
     assert set(glob.glob(f"{tempfile.gettempdir()}/mooseng-bench-ha-*")) == before
+
+
+def test_a_metalogger_is_listed_with_its_lag_and_a_silent_one_degrades_health(ha, tmp_path,
+                                                                             capsys):
+    from mooseng.metalogger.main import MetaloggerConfig
+    from mooseng.metalogger.server import Metalogger
+
+    metalogger = Metalogger(load(MetaloggerConfig, [
+        "--data-dir", str(tmp_path / "ml"), "--etcd", ha.etcd.endpoints, "--http-port", "0",
+        "--name", "ml-1"]))
+    metalogger.start()
+    client = ha.client()
+    client.mkdir("/d")
+    leader = ha.masters[ha.leader()]
+
+    def check():
+        return next(c for c in leader.checks() if c.name == "metaloggers")
+
+    try:
+        listed = wait_for(lambda: [m for m in client.status()["metaloggers"]
+                                   if m["lag_entries"] == 0], "the metalogger up to date")
+        assert listed[0]["name"] == "ml-1" and check().status == "healthy"
+        from mooseng.cli.main import main
+        assert main(["--master", ha.master_list, "status"]) == 0
+        row = next(line.split() for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("ml-1"))
+        assert row[2] == "0" and row[3].endswith("s")          # NAME VERSION LAG REPORTED
+    finally:
+        metalogger.stop()
+    assert client.status()["metaloggers"] == []           # a clean stop withdraws it
+    # one that died leaves its last report behind, growing old
+    leader.ha.etcd.post("/kv/put", {"key": b64(METALOGGERS + "ml-2"), "value": b64(
+        '{"id": "ml-2", "version": 1, "time": %f}' % (time.time() - 30))})
+    assert check().status == "degraded"
+    assert "ml-2 (version 1, no report for 30." in check().message

@@ -48,3 +48,13 @@ Feature: Disaster recovery from the metalogger
     When the metalogger is started again
     Then the metalogger has every change within 10 seconds
     And the metalogger reports no replication lag
+
+  @id.recovery.metalogger_watched @critical @disruptive
+  Scenario: The masters list the metalogger with its lag, and a metalogger that stops reporting degrades their health
+    Given the metalogger has every change within 10 seconds
+    When an administrator asks for the cluster status in the machine-readable format
+    Then the status lists the metalogger at most 0 entries behind
+    When the metalogger is killed
+    Then every master's health becomes degraded within 10 seconds with the check "metaloggers" naming the metalogger
+    When the metalogger is started again
+    Then every master's health becomes healthy within 10 seconds with the check "metaloggers"

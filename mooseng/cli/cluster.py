@@ -34,6 +34,11 @@ def status(client: Client, args) -> Output:
                  m["lag_entries"], f"{m['report_age_seconds']:.1f}s"] for m in s["masters"]]
         text += "\n\n" + table(["MASTER", "ADDRESS", "ROLE", "VERSION", "LAG", "REPORTED"],
                                  rows, right={3, 4, 5})
+    if s["metaloggers"]:
+        rows = [[m["name"], m["metadata_version"], m["lag_entries"],
+                 f"{m['report_age_seconds']:.1f}s"] for m in s["metaloggers"]]
+        text += "\n\n" + table(["METALOGGER", "VERSION", "LAG", "REPORTED"], rows,
+                                 right={1, 2, 3})
     if s["etcd"]:
         rows = [[e["endpoint"], "up" if e["ok"] else "DOWN", e["detail"]] for e in s["etcd"]]
         text += "\n\n" + table(["ETCD MEMBER", "STATE", "DETAIL"], rows)

@@ -45,6 +45,7 @@ HEAD = PREFIX + "head"
 LOG = PREFIX + "log/"
 LOG_END = PREFIX + "log0"      # the key after every log key
 MASTERS = PREFIX + "masters/"
+METALOGGERS = PREFIX + "metaloggers/"   # no lease: a metalogger that died stays, reporting late
 MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
 REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
@@ -530,6 +531,19 @@ class Leadership:
                  "metadata_version": r["version"], "lag_entries": max(0, top - r["version"]),
                  "report_age_seconds": round(max(0.0, now - r["time"]), 3)}
                 for r in sorted(reports, key=lambda r: r["id"])]
+
+    def known_metaloggers(self) -> list[dict]:
+        """Every metalogger that reported since its last clean stop (MetaloggerInfo fields),
+        lag counted from this master's version."""
+        try:
+            pairs, _, _ = self.etcd.range(METALOGGERS, METALOGGERS[:-1] + "0")
+        except EtcdUnavailable:
+            return []
+        now = time.time()
+        reports = sorted((json.loads(value) for _, value in pairs), key=lambda r: r["id"])
+        return [{"name": r["id"], "metadata_version": r["version"],
+                 "lag_entries": max(0, self.core.state.version - r["version"]),
+                 "report_age_seconds": round(max(0.0, now - r["time"]), 3)} for r in reports]
 
     def member_health(self) -> list[tuple[str, bool, str]]:
         """As last seen by the report loop (every REPORT_EVERY seconds)."""

@@ -29,6 +29,7 @@ log = logging.getLogger("mooseng.master")
 
 SERVICES = ["mooseng.v1.Master", "mooseng.v1.ChunkServerRegistry"]
 LAG_DEGRADED = 1000      # changelog entries a follower may trail the leader by
+METALOGGER_SILENT = 5.0  # seconds without a report after which a metalogger is lagging
 
 
 class MasterServer:
@@ -251,4 +252,18 @@ class MasterServer:
         else:
             role = Check("leadership", "critical", "no leader elected: "
                                                    f"{ha.last_error or 'election in progress'}")
-        return [etcd, role]
+        return [etcd, role, self._metalogger_check()]
+
+    def _metalogger_check(self) -> Check:
+        """The recovery point depends on the metaloggers: one that falls behind or stops
+        reporting (dead, paused, cut off) is worth an operator's look."""
+        found = self.ha.known_metaloggers()
+        lagging = [f"{m['name']} (version {m['metadata_version']}, "
+                   + (f"{m['lag_entries']} entries behind)" if m["lag_entries"] > LAG_DEGRADED
+                      else f"no report for {m['report_age_seconds']:.1f} s)")
+                   for m in found if m["lag_entries"] > LAG_DEGRADED
+                   or m["report_age_seconds"] > METALOGGER_SILENT]
+        if lagging:
+            return Check("metaloggers", "degraded", f"lagging: {', '.join(lagging)}")
+        return Check("metaloggers", "healthy", f"up to date: {', '.join(m['name'] for m in found)}"
+                     if found else "no metalogger reports")

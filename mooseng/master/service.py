@@ -216,6 +216,8 @@ class MasterService(pb_grpc.MasterServicer):
             status.etcd.add(endpoint=member[0], ok=member[1], detail=member[2])
         for master in ha.known_masters():
             status.masters.add(**master)
+        for metalogger in ha.known_metaloggers():
+            status.metaloggers.add(**metalogger)
 
     @servicer_errors
     @counted

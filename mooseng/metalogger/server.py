@@ -16,8 +16,9 @@ from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.master.changelog import (Changelog, CorruptMetadata, apply, recover, state_json,
                                       write_snapshot)
-from mooseng.master.etcd import Etcd, EtcdUnavailable, parse_endpoints
-from mooseng.master.ha import HEAD, LEADER, LogGap, LogTail, Peer, fetch_snapshot
+from mooseng.master.etcd import Etcd, EtcdUnavailable, b64, parse_endpoints
+from mooseng.master.ha import (HEAD, LEADER, METALOGGERS, REPORT_EVERY, LogGap, LogTail, Peer,
+                               fetch_snapshot)
 from mooseng.master.namespace import Namespace
 
 log = logging.getLogger("mooseng.metalogger")
@@ -50,6 +51,8 @@ class Metalogger:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metalogger", daemon=True)
+        self._reporter = threading.Thread(target=self._report_loop, name="metalogger-report",
+                                          daemon=True)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -70,13 +73,15 @@ class Metalogger:
         os.replace(path + ".tmp", path)
         self._tail = LogTail(self.etcd, lambda: self.state.version, self._take)
         self._thread.start()
+        self._reporter.start()
         log.info("started", extra=kv(http_port=self.http_port, version=self.state.version,
                                      etcd=self.etcd.describe()))
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._thread.ident:
-            self._thread.join()
+        for thread in (self._thread, self._reporter):
+            if thread.ident:
+                thread.join()
         self.http.stop()
         if self.changelog:
             self.changelog.close()
@@ -135,6 +140,24 @@ class Metalogger:
                 self.changelog.prune(version)
                 self.snapshot_version = version
                 log.info("snapshot written", extra=kv(version=version))
+
+    def _report_loop(self) -> None:
+        """Say in etcd how far the copy got, for the masters' status and health. The report
+        has no lease: a metalogger that dies stays listed, with a report growing old, until
+        it comes back; a clean stop removes it."""
+        key = b64(METALOGGERS + self.config.name)
+        while not self._stopping.is_set():
+            try:
+                self.etcd.post("/kv/put", {"key": key, "value": b64(json.dumps(
+                    {"id": self.config.name, "version": self.state.version,
+                     "time": time.time()}))})
+            except EtcdUnavailable as error:
+                self.last_error = str(error)
+            self._stopping.wait(REPORT_EVERY)
+        try:
+            self.etcd.post("/kv/deleterange", {"key": key})
+        except EtcdUnavailable as error:
+            log.warning("could not withdraw this metalogger's report", extra=kv(error=error))
 
     # ------------------------------------------------------------------ health
 
