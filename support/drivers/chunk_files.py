@@ -7,6 +7,8 @@ directory, a container)."""
 
 from __future__ import annotations
 
+import inspect
+import os
 import re
 from typing import Callable, Iterable, Sequence, TypeVar
 
@@ -46,3 +48,20 @@ def copy_to_corrupt(node: str, copies: Iterable[Copy], chunk_id: int | None,
 def offsets_to_flip(size: int) -> list[int]:
     """The bytes corrupt_chunk flips in a copy of `size` bytes: its first, middle and last."""
     return sorted({0, size // 2, size - 1})
+
+
+def flip_bytes(path, offsets) -> None:
+    """Invert the bytes at `offsets` of the file, durably (what corrupt_chunk does to a copy)."""
+    with open(path, "r+b") as handle:
+        for offset in offsets:
+            handle.seek(offset)
+            byte = handle.read(1)
+            handle.seek(offset)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+# flip_bytes as a script for `python3 -c SCRIPT PATH OFFSET...` inside a node's container
+FLIP_SCRIPT = ("import os, sys\n" + inspect.getsource(flip_bytes)
+               + "flip_bytes(sys.argv[1], [int(o) for o in sys.argv[2:]])\n")

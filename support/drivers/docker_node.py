@@ -1,5 +1,6 @@
-"""One MooseNG daemon in its own container: its life cycle (start, stop, kill, pause), its chunk
-files, and network faults (partition, one-sided cuts with iptables inside the container).
+"""One MooseNG daemon in its own container: its life cycle (start, stop, kill, pause, a lost disk),
+and network faults (partition, one-sided cuts with iptables inside the container); what is on
+its disk is in docker_disk.py.
 
 Ports are published on 127.0.0.1 only, on host ports chosen when the node is created, so a node
 keeps its addresses across stop/start and a partition as on `local`.
@@ -10,10 +11,7 @@ from __future__ import annotations
 # First: it sets testcontainers' configuration, which is read when testcontainers is imported.
 from support.drivers import docker_engine  # noqa: F401  isort: skip
 
-import io
 import pathlib
-import tarfile
-import tempfile
 from typing import TYPE_CHECKING
 
 import docker
@@ -24,7 +22,8 @@ from testcontainers.core.container import DockerContainer
 from mooseng.bench import hacluster
 
 from support import endpoints
-from support.drivers import chunk_files
+from support.drivers import chunk_files, docker_disk
+from support.drivers.docker_disk import DATA_DIR
 from support.drivers.base import (START_TIMEOUT, DaemonRun, LoopbackNode, Node,
                                   topology_flags, vm_rss)
 from support.drivers.ports import free_port
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425},
          "metalogger": {"http": 9426}, "etcd": {"grpc": 2379}}
 ETCD_PEER_PORT = 2380
-DATA_DIR = "/data"
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 
 
@@ -155,7 +153,7 @@ class DockerNode(LoopbackNode):
                 raise RuntimeError(f"{self.name} is already running")
             self.container.start()
             for ip in self.cuts:      # a restart makes a new network namespace: cut it again
-                self._exec("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
+                self.run_inside("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
         self._check_ports()
 
     def wait_ready(self) -> None:
@@ -246,22 +244,14 @@ class DockerNode(LoopbackNode):
             raise ValueError(f"cannot restore {self.name} from {source!r}")
         if self.container is not None:
             raise RuntimeError(f"{self.name} still has its disk: lose_data() before a restore")
-        staged = f"/tmp/restore-{self.name}"
-        source._exec("rm", "-rf", staged)
-        source._exec("mooseng", "admin", "restore", DATA_DIR, staged)
-        stream, _ = source.container.get_archive(staged)
-        with tempfile.TemporaryDirectory(prefix=f"mooseng-restore-{self.name}-") as host:
-            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-                tar.extractall(host, filter="tar")
-            self._seed = pathlib.Path(host) / "data"
-            self._seed.parent.joinpath(pathlib.Path(staged).name).rename(self._seed)
+        with docker_disk.restored_data_dir(source, self.name) as self._seed:
             try:
                 self.start()
             finally:
                 self._seed = None
 
     # ------------------------------------------------------------------ inside the container
-    def _exec(self, *command: str) -> str:
+    def run_inside(self, *command: str) -> str:
         if self.container is None or not self.is_running() or self.paused:
             raise RuntimeError(f"{self.name} is not running, cannot run {command[0]} in it")
         code, output = self.container.exec_run(list(command))
@@ -271,58 +261,13 @@ class DockerNode(LoopbackNode):
         return text
 
     def resident_bytes(self) -> int:
-        return vm_rss(self._exec("cat", "/proc/1/status"))     # the daemon is PID 1
-
-    def _chunk_files(self) -> list[tuple[int, int, str, int]]:
-        """(chunk_id, version, path, size) of every .chk file; works on a stopped node too."""
-        if self.role != "chunkserver":
-            raise RuntimeError(f"{self.name} is a {self.role}; only chunk servers store chunks")
-        if self.is_running() and not self.paused:
-            listing = self._exec("find", f"{DATA_DIR}/chunks", "-name", "chunk_*.chk",
-                                 "-printf", "%p %s\\n")
-            entries = [line.rsplit(" ", 1) for line in listing.splitlines() if line.strip()]
-        else:
-            entries = self._archive_listing(f"{DATA_DIR}/chunks")
-        found = []
-        for path, size in entries:
-            named = chunk_files.parse(path)
-            if named:
-                found.append((*named, path, int(size)))
-        return found
-
-    def _archive_listing(self, folder: str) -> list[tuple[str, int]]:
-        try:
-            stream, _ = self.container.get_archive(folder)
-        except docker.errors.NotFound:
-            return []
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            parent = folder.rsplit("/", 1)[0]
-            return [(f"{parent}/{m.name}", m.size) for m in tar.getmembers() if m.isfile()]
+        return vm_rss(self.run_inside("cat", "/proc/1/status"))     # the daemon is PID 1
 
     def stored_chunks(self) -> dict[int, int]:
-        return chunk_files.newest_versions(self._chunk_files())
+        return chunk_files.newest_versions(docker_disk.chunk_files_of(self))
 
     def corrupt_chunk(self, chunk_id: int | None = None) -> int:
-        cid, _, path, size = chunk_files.copy_to_corrupt(self.name, self._chunk_files(), chunk_id,
-                                                         size=lambda c: c[3])
-        offsets = chunk_files.offsets_to_flip(size)
-        if self.is_running() and not self.paused:
-            self._exec("python3", "-c", _FLIP_BYTES, path, *map(str, offsets))
-        else:
-            self._flip_in_archive(path, offsets)
-        return cid
-
-    def _flip_in_archive(self, path: str, offsets: list[int]) -> None:
-        stream, _ = self.container.get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.getmembers()[0]
-            data = bytearray(tar.extractfile(member).read())
-        for offset in offsets:
-            data[offset] ^= 0xFF
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w") as tar:
-            tar.addfile(member, io.BytesIO(bytes(data)))
-        self.container.put_archive(path.rsplit("/", 1)[0], out.getvalue())
+        return docker_disk.corrupt_chunk(self, chunk_id)
 
     def run_beside(self, timeout: float) -> DaemonRun:
         command = [f"mooseng-{self.role}", "--data-dir", DATA_DIR, "--host", "127.0.0.1",
@@ -359,13 +304,13 @@ class DockerNode(LoopbackNode):
     def cut_from(self, other: "Node | str") -> None:
         ip = self._peer_ip(other)
         if ip not in self.cuts:
-            self._exec("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
+            self.run_inside("iptables", "-I", "OUTPUT", "-d", ip, "-j", "DROP")
             self.cuts.add(ip)
 
     def restore_to(self, other: "Node | str") -> None:
         ip = self._peer_ip(other)
         if ip in self.cuts:
-            self._exec("iptables", "-D", "OUTPUT", "-d", ip, "-j", "DROP")
+            self.run_inside("iptables", "-D", "OUTPUT", "-d", ip, "-j", "DROP")
             self.cuts.discard(ip)
 
     def remove(self) -> None:
@@ -376,18 +321,4 @@ class DockerNode(LoopbackNode):
             self.container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
-
-
-_FLIP_BYTES = """
-import os, sys
-path, offsets = sys.argv[1], [int(o) for o in sys.argv[2:]]
-with open(path, "r+b") as handle:
-    for offset in offsets:
-        handle.seek(offset)
-        byte = handle.read(1)
-        handle.seek(offset)
-        handle.write(bytes([byte[0] ^ 0xFF]))
-    handle.flush()
-    os.fsync(handle.fileno())
-"""
 

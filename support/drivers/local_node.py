@@ -236,15 +236,7 @@ class LocalNode(LoopbackNode):
     def corrupt_chunk(self, chunk_id: int | None = None) -> int:
         cid, _, path = chunk_files.copy_to_corrupt(self.name, self._chunk_files(), chunk_id,
                                                    size=lambda c: c[2].stat().st_size)
-        size = path.stat().st_size
-        with open(path, "r+b") as handle:
-            for offset in chunk_files.offsets_to_flip(size):
-                handle.seek(offset)
-                byte = handle.read(1)
-                handle.seek(offset)
-                handle.write(bytes([byte[0] ^ 0xFF]))
-            handle.flush()
-            os.fsync(handle.fileno())
+        chunk_files.flip_bytes(path, chunk_files.offsets_to_flip(path.stat().st_size))
         return cid
 
 
