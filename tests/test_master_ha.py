@@ -228,6 +228,7 @@ def test_mooseng_status_lists_the_masters_and_etcd_members(ha, capsys):
     assert sorted(rows) == ["master-1", "master-2", "master-3"]
     assert rows[leader][2] == "LEADER" and sum(r[2] == "FOLLOWER" for r in rows.values()) == 2
     assert "ETCD MEMBER" in out and out.count(" up ") == 3
+    assert out.count("leader True") == 1 and out.count("leader False") == 2   # etcd's own leader
 
 
 def test_bench_failover_measures_on_its_own_cluster_and_removes_it(capsys):

@@ -28,6 +28,16 @@ def positive(text: str) -> int:
     return count(text, minimum=1)
 
 
+def percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"a percentage between 0 and 100, not {text}")
+    return value
+
+
 def port(text: str) -> int:
     value = count(text)
     if value > 65535:

@@ -10,8 +10,12 @@ from mooseng.bench import workloads
 from mooseng.client import CacheSettings, Client
 from mooseng.client.cache import KINDS
 
-from . import bench, cache, cluster, fs
-from .argtypes import cache_ttl, count, port, positive
+from mooseng.bench.stats import THRESHOLD
+from mooseng.bench.store import DEFAULT_DB, ENV_DB
+from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
+
+from . import bench, bench_history, cache, cluster, fs
+from .argtypes import cache_ttl, count, percent, port, positive
 from .errors import describe
 
 DEFAULT_MASTER = "127.0.0.1:9421"
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rounds", type=positive, default=10, help="leaders killed (default 10)")
     f.add_argument("--lease-ttl", type=positive, default=1, metavar="S",
                    help="the masters' etcd lease in seconds (default 1)")
+    _bench_history(kinds, command)
 
     admin_parser = commands.add_parser("admin", help="cluster administration",
                                        description="cluster administration")
@@ -143,6 +148,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bench_history(kinds, command) -> None:
+    """`mooseng bench run` and the commands on its stored results."""
+    def stored(name, func, help_text, master=False):
+        p = command(kinds, name, func, help_text)
+        p.set_defaults(bench=False, no_master=not master)
+        p.add_argument("--db", metavar="PATH",
+                       help=f"results database (default ${ENV_DB}, else {DEFAULT_DB})")
+        return p
+
+    p = stored("run", bench_history.run, "run the benchmark suite against the cluster and "
+               "store the result", master=True)
+    p.add_argument("--suite", choices=sorted(SUITES), default="quick",
+                   help="sizes of the workloads (default quick: under a minute)")
+    p.add_argument("--workload", action="append", choices=list(WORKLOADS), metavar="NAME",
+                   help=f"only this workload, repeatable (default all: {', '.join(WORKLOADS)})")
+    p.add_argument("--repeat", type=positive, default=DEFAULT_REPEAT,
+                   help=f"repetitions of every workload (default {DEFAULT_REPEAT})")
+    p.add_argument("--goal", type=positive, default=2, help="goal of the files (default 2)")
+    stored("list", bench_history.list_runs, "the stored runs")
+    p = stored("show", bench_history.show, "one run with every statistic")
+    p.add_argument("id", type=positive, metavar="ID")
+    p = stored("compare", bench_history.compare, "change of every workload from run A to run "
+               "B, with its significance")
+    p.add_argument("a", type=positive, metavar="A")
+    p.add_argument("b", type=positive, metavar="B")
+    p = stored("trends", bench_history.trends, "one workload over every stored run")
+    p.add_argument("workload", choices=list(WORKLOADS), metavar="WORKLOAD")
+    p = stored("baseline", None, "set the run `bench check` compares with")
+    p.add_argument("action", choices=["set"], metavar="set")
+    p.add_argument("id", type=positive, metavar="ID")
+    p.set_defaults(func=bench_history.baseline_set)
+    p = stored("check", bench_history.check, "exit 1 naming every workload of the newest run "
+               "(or RUN) that regressed against the baseline")
+    p.add_argument("run", type=positive, nargs="?", metavar="RUN")
+    p.add_argument("--baseline", type=positive, metavar="ID",
+                   help="compare with this run instead of the stored baseline")
+    p.add_argument("--threshold", type=percent, default=THRESHOLD, metavar="PCT",
+                   help=f"slowdown that counts as a regression (default {THRESHOLD:g} %%)")
+    p = stored("export", bench_history.export, "every stored run as CSV or JSON")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+
+
 def _cache_settings(args) -> CacheSettings:
     return CacheSettings(entries=args.cache_entries,
                          **{f"{kind}_ttl": seconds for kind, seconds in args.cache})
@@ -163,6 +210,7 @@ def main(argv=None) -> int:
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,
                                                                 flush=True))
         else:
+            args.master = master
             output = args.func(client, args)
     except KeyboardInterrupt:
         print("mooseng: interrupted", file=sys.stderr)
@@ -177,7 +225,7 @@ def main(argv=None) -> int:
         print(json.dumps(output.data, indent=2, sort_keys=True))
     elif output.text:
         print(output.text)
-    return 0
+    return output.exit_code
 
 
 if __name__ == "__main__":

@@ -7,3 +7,4 @@ import dataclasses
 class Output:
     data: object            # printed as JSON with --json
     text: str = ""          # printed otherwise (nothing when empty)
+    exit_code: int = 0      # e.g. 1 from `bench check` when something regressed

@@ -1,0 +1,58 @@
+"""Statistics of benchmark samples and the verdict of comparing two runs, computed by numpy and
+scipy (percentiles, Mann-Whitney U), never by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99_9": 99.9}
+ALPHA = 0.05              # significance level of a change
+THRESHOLD = 10.0          # % slower than the baseline that counts as a regression by default
+
+
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    """count, mean, standard deviation, min, max and the percentiles of `samples`."""
+    values = np.asarray(samples, dtype=float)
+    if values.size == 0:
+        raise ValueError("no samples to summarise")
+    points = np.percentile(values, list(PERCENTILES.values()))
+    return {"count": int(values.size), "mean": float(values.mean()),
+            "stdev": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+            "min": float(values.min()), "max": float(values.max()),
+            **{name: float(point) for name, point in zip(PERCENTILES, points)}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """How a workload's throughput moved from run A (before) to run B (after)."""
+    before: float             # median throughput of A's repetitions
+    after: float              # median throughput of B's repetitions
+    percent: float            # (after - before) / before, in % (negative: slower)
+    p_value: float            # two-sided Mann-Whitney U over the repetitions' throughputs
+    verdict: str              # faster | slower | unchanged | inconclusive
+
+    def regressed(self, threshold: float = THRESHOLD) -> bool:
+        return self.verdict == "slower" and -self.percent >= threshold
+
+
+def change(before: Sequence[float], after: Sequence[float], alpha: float = ALPHA) -> Change:
+    """Throughputs (higher is better) of the repetitions of two runs. A change counts only when
+    it is significant; with so few repetitions that even fully separated runs could not be
+    (3 and 3: p is 0.1 at best), the verdict is "inconclusive"."""
+    a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    median_a, median_b = float(np.median(a)), float(np.median(b))
+    percent = (median_b - median_a) / median_a * 100.0 if median_a else 0.0
+    if min(a.size, b.size) == 0 or 2 / math.comb(a.size + b.size, a.size) >= alpha:
+        return Change(median_a, median_b, percent, 1.0, "inconclusive")
+    from scipy.stats import mannwhitneyu      # a second or so to import: only when comparing
+
+    p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    if p_value >= alpha:
+        verdict = "unchanged"
+    else:
+        verdict = "faster" if median_b > median_a else "slower"
+    return Change(median_a, median_b, percent, p_value, verdict)
