@@ -34,7 +34,9 @@ IMAGE_REPO = "mooseng"
 BASE_REPO = "mooseng-base"
 DEFAULT_BASE = "python:3.11-slim"
 PIP_PIN = "pip==26.3"   # runs from its own wheel inside the image (Debian's python3 has no pip)
+# manylinux tags the image's glibc (Debian bookworm, 2.36) runs: pip does not widen one by itself
 WHEEL_PLATFORM = ["--only-binary=:all:", "--platform", "manylinux2014_x86_64",
+                  "--platform", "manylinux_2_28_x86_64",
                   "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311"]
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # python3 runs MooseNG; iptables, iproute2 and procps are the suite's fault tools; etcd-server

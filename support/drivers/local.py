@@ -77,9 +77,12 @@ class LocalCluster(Cluster):
 
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
         command = [_executable("mooseng"), "--master", self.master_addresses, *args]
+        home = self.workdir / "cli-home"      # an admin's home of its own: ~/.mooseng/bench.db
+        home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOOSENG_")}
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, cwd=home, env=env | {"HOME": str(home)})
         except subprocess.TimeoutExpired as expired:
             return CliResult(list(args), -1, expired.stdout or "",
                              f"(no answer within {timeout} s) {expired.stderr or ''}")
