@@ -10,7 +10,7 @@ import pytest
 from conftest import CHUNK_SIZE, wait_for
 from mooseng.client import namespace as client_namespace
 from mooseng.common.errors import (AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument,
-                                   NotFound, ResourceExhausted)
+                                   NotFound, ResourceExhausted, Unavailable)
 
 CS = CHUNK_SIZE
 
@@ -339,6 +339,20 @@ def test_a_client_carries_on_after_a_master_restart(fresh_cluster):
     assert c.read_bytes("/kept.bin") == data
     c.write_bytes("/after.bin", b"after restart")
     assert c.read_bytes("/after.bin") == b"after restart"
+
+
+def test_right_after_a_master_restart_a_chunk_not_yet_reported_is_unavailable_not_lost(
+        fresh_cluster):
+    cluster = fresh_cluster
+    c = cluster.client()
+    c.write_bytes("/waiting.bin", pattern(100, seed=17), goal=1)
+    for number in range(len(cluster.chunkservers)):
+        cluster.stop_chunkserver(number)
+    cluster.restart_master()
+    chunk, = c.stat("/waiting.bin").chunks
+    assert chunk.servers == () and chunk.registering
+    with pytest.raises(Unavailable, match="no chunk server holding it has registered yet"):
+        c.read_bytes("/waiting.bin")
 
 
 def test_a_chunk_without_any_valid_copy_reads_as_data_loss(fresh_cluster):

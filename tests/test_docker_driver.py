@@ -105,6 +105,7 @@ def test_a_cluster_in_containers_partitions_and_heals():
         within(10, lambda: rpc.online_count(cluster.master.address) == 1, "online again")
         result = cluster.cli("status", "--json")
         assert result.exit_code == 0, str(result)
+        assert [item for item in driver.leftovers() if "-chunkserver-1 (running)" in item]
     finally:
         driver.teardown_all()
     assert driver.leftovers() == []

@@ -185,6 +185,10 @@ class DataPath:
         want = min(length, max(0, chunk.length - offset))
         if want <= 0:
             return []
+        if not chunk.servers and chunk.registering:
+            raise Unavailable(f"chunk {chunk.chunk_id:016x} (index {chunk.index}): the master "
+                              "started moments ago and no chunk server holding it has "
+                              "registered yet; retry in a few seconds")
         if not chunk.servers:
             raise DataLoss(f"chunk {chunk.chunk_id:016x} (index {chunk.index}) has no valid "
                            f"copy on any online chunk server")

@@ -55,7 +55,7 @@ class Namespace:
         self.cache.missed("chunks")
         reply = self.master.call("GetChunks", pb.GetChunksRequest(
             inode=inode, first_index=first_index, count=count))
-        if whole:
+        if whole and not any(c.registering for c in reply.chunks):
             self.cache.put("chunks", inode, reply, token)
         return reply
 

@@ -16,17 +16,19 @@ class ChunkInfo:
     length: int
     servers: tuple[str, ...] = ()
     server_ids: tuple[str, ...] = ()
+    registering: bool = False       # no copy known yet: the master has just started
 
     @classmethod
     def from_proto(cls, location: pb.ChunkLocation) -> "ChunkInfo":
         return cls(index=location.chunk_index, chunk_id=location.chunk_id,
                    version=location.version, length=location.length,
-                   servers=tuple(location.servers), server_ids=tuple(location.server_ids))
+                   servers=tuple(location.servers), server_ids=tuple(location.server_ids),
+                   registering=location.registering)
 
     def to_dict(self) -> dict:
         return {"index": self.index, "chunk_id": self.chunk_id, "version": self.version,
                 "length": self.length, "servers": list(self.servers),
-                "server_ids": list(self.server_ids)}
+                "server_ids": list(self.server_ids), "registering": self.registering}
 
 
 @dataclasses.dataclass(frozen=True)

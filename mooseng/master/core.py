@@ -54,6 +54,7 @@ class ChunkPlace:
     version: int
     length: int
     servers: tuple[tuple[str, str], ...]      # (server_id, address) of valid copies
+    registering: bool = False                 # none known yet, right after start: not lost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -461,13 +462,11 @@ class MasterCore:
                     continue
                 chunk = self.state.chunks[node.chunks[index]]
                 holders = self._valid_holders(chunk.chunk_id, chunk.version)
-                if not holders and self.in_grace():
-                    raise Unavailable(
-                        f"chunk {chunk.chunk_id:016x} of inode {inode}: this master started "
-                        f"leading {self.clock() - self.started:.1f} s ago and the chunk servers "
-                        "holding it have not registered yet; retry in a few seconds")
+                registering = not holders and self.in_grace() and not self._valid_holders(
+                    chunk.chunk_id, chunk.version, (ONLINE, MAINTENANCE, OFFLINE))
                 places.append(ChunkPlace(index, chunk.chunk_id, chunk.version, chunk.length,
-                                         tuple((s.server_id, s.address) for s in holders)))
+                                         tuple((s.server_id, s.address) for s in holders),
+                                         registering))
             return self._view(node), places
         return self._read(build)
 

@@ -157,7 +157,8 @@ class MasterService(pb_grpc.MasterServicer):
         return pb.GetChunksReply(attr=self._attr(view), chunks=[
             pb.ChunkLocation(chunk_index=p.index, chunk_id=p.chunk_id, version=p.version,
                              length=p.length, servers=[a for _, a in p.servers],
-                             server_ids=[s for s, _ in p.servers]) for p in places])
+                             server_ids=[s for s, _ in p.servers],
+                             registering=p.registering) for p in places])
 
     @servicer_errors
     @counted

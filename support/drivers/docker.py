@@ -258,9 +258,11 @@ class DockerDriver(ClusterDriver):
                 "engine": f"Docker {engine.get('Version', '?')} (API {engine.get('ApiVersion')})",
                 "mooseng": mooseng.__version__}
 
-    def _labelled(self) -> tuple[list, list]:
-        containers = self.client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
-        networks = self.client.networks.list(filters={"label": f"{LABEL}=1"})
+    def _labelled(self) -> tuple[list[dict], list[dict]]:
+        """Every labelled container and network as the engine lists them (Id, Names or Name,
+        Labels, State), without inspecting each one: another run may remove its own meanwhile."""
+        containers = self.client.api.containers(all=True, filters={"label": f"{LABEL}=1"})
+        networks = self.client.api.networks(filters={"label": f"{LABEL}=1"})
         return containers, networks
 
     def in_background(self, removal: Callable[[], None]) -> None:
@@ -274,11 +276,10 @@ class DockerDriver(ClusterDriver):
     def leftovers(self) -> list[str]:
         self.wait_for_removals()
         containers, networks = self._labelled()
-        mine = f"{LABEL_RUN}={self.run_id}"
-        return ([f"container {c.name} ({c.status})" for c in containers
-                 if f"{LABEL_RUN}={c.labels.get(LABEL_RUN)}" == mine]
-                + [f"network {n.name}" for n in networks
-                   if f"{LABEL_RUN}={n.attrs.get('Labels', {}).get(LABEL_RUN)}" == mine])
+        return ([f"container {c['Names'][0].lstrip('/')} ({c['State']})" for c in containers
+                 if (c.get("Labels") or {}).get(LABEL_RUN) == self.run_id]
+                + [f"network {n['Name']}" for n in networks
+                   if (n.get("Labels") or {}).get(LABEL_RUN) == self.run_id])
 
     def teardown_all(self) -> None:
         for cluster in list(self.clusters):
@@ -289,16 +290,15 @@ class DockerDriver(ClusterDriver):
     def sweep(self) -> None:
         """Remove this run's resources and those of runs whose test process is gone."""
         containers, networks = self._labelled()
-        by_id = {c.id: c for c in containers}
-        for ident in to_sweep(((c.id, c.labels) for c in containers), self.run_id):
-            try:
-                by_id[ident].remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-        nets = {n.id: n for n in networks}
-        for ident in to_sweep(((n.id, n.attrs.get("Labels") or {}) for n in networks),
+        for ident in to_sweep(((c["Id"], c.get("Labels") or {}) for c in containers),
                               self.run_id):
             try:
-                nets[ident].remove()
+                self.client.api.remove_container(ident, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+        for ident in to_sweep(((n["Id"], n.get("Labels") or {}) for n in networks),
+                              self.run_id):
+            try:
+                self.client.api.remove_network(ident)
             except docker.errors.NotFound:
                 pass
