@@ -67,8 +67,9 @@ class DockerCluster(Cluster):
     def create_network(self) -> None:
         rng = random.Random()
         for _ in range(5):
-            taken = [ipaddress.ip_network(cfg["Subnet"]) for net in self.driver.client.networks.list()
-                     for cfg in (net.attrs.get("IPAM") or {}).get("Config") or [] if "Subnet" in cfg]
+            networks = self.driver.client.api.networks()    # listed, not inspected one by one
+            taken = [ipaddress.ip_network(cfg["Subnet"]) for net in networks
+                     for cfg in (net.get("IPAM") or {}).get("Config") or [] if "Subnet" in cfg]
             subnet = pick_subnet(taken + host_routes(), rng)
             gateway = str(subnet.network_address + 1)
             network = Network(docker_network_kw={
