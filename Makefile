@@ -6,7 +6,7 @@
 BEHAVE_ARGS ?=
 
 .PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
-	bench-vs-moosefs clean
+	bench-vs-moosefs bench-regression-rates clean
 
 acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -32,6 +32,11 @@ mutation-survivors: setup
 # README). BENCH_ARGS passes options: BENCH_ARGS="--rounds 1 --size 64MiB --files 200".
 bench-vs-moosefs: setup
 	.venv/bin/python scripts/bench_vs_moosefs.py $(BENCH_ARGS)
+
+# How well `mooseng bench check` tells a slowdown from noise here (about 12 minutes): false
+# alarms in 20 noise-only comparisons, detections of an injected 15 % slowdown.
+bench-regression-rates: setup
+	.venv/bin/python scripts/bench_regression_rates.py $(BENCH_ARGS)
 
 setup:
 	@scripts/setup-venv.sh

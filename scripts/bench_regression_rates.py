@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""`make bench-regression-rates`: how well `mooseng bench check` tells a slowdown from noise on
+this machine. It starts a MooseNG cluster (1 master, 3 chunk servers, goal 2, processes on
+loopback), runs `mooseng bench run` RUNS times on it unchanged, and then judges, with the same
+code as `bench check` (mooseng/bench/regression.py):
+
+- false alarms: each run against the one before it (RUNS - 1 noise-only comparisons);
+- detection: the same pairs with the later run's throughputs lowered by SLOWDOWN % (a slowdown
+  injected into real measurements, so its size is exact).
+
+Prints, per workload, the false alarms and the detections out of the comparisons. Everything it
+starts is stopped and removed at the end."""
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mooseng.bench import regression, stats, suite
+from mooseng.bench.store import ResultStore
+from mooseng.cli.argtypes import percent, positive
+from mooseng_peer import MooseNGPeer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench_regression_rates.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=positive, default=21, help="benchmark runs (default 21: "
+                        "20 comparisons)")
+    parser.add_argument("--repeat", type=positive, default=suite.DEFAULT_REPEAT,
+                        help=f"repetitions per run (default {suite.DEFAULT_REPEAT})")
+    parser.add_argument("--workload", action="append", choices=list(suite.WORKLOADS),
+                        help="only this workload, repeatable (default: all)")
+    parser.add_argument("--slowdown", type=percent, default=15.0,
+                        help="injected slowdown in %% (default 15)")
+    parser.add_argument("--threshold", type=percent, default=stats.THRESHOLD,
+                        help=f"bench check's threshold in %% (default {stats.THRESHOLD:g})")
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    chosen = [arg for name in args.workload or [] for arg in ("--workload", name)]
+    with tempfile.TemporaryDirectory(prefix="mooseng-bench-rates-") as root:
+        db = str(Path(root) / "bench.db")
+        peer = MooseNGPeer(Path(root) / "cluster", lambda line: print(line, flush=True))
+        try:
+            peer.start()
+            started = time.monotonic()
+            for number in range(1, args.runs + 1):
+                done = subprocess.run(
+                    [str(Path(sys.executable).parent / "mooseng"), "--master", peer.address,
+                     "bench", "run", "--db", db, "--repeat", str(args.repeat), *chosen,
+                     "--json"], capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(done.stderr, file=sys.stderr)
+                    return 1
+                rates = {name: result["throughputs"]
+                         for name, result in json.loads(done.stdout)["results"].items()}
+                print(f"run {number}/{args.runs} ({time.monotonic() - started:.0f} s): "
+                      + ", ".join(f"{name} {sorted(r)[len(r) // 2]:.1f}"
+                                  for name, r in rates.items()), flush=True)
+        finally:
+            peer.stop()
+        with ResultStore(db) as store:
+            runs = store.runs()
+    report(runs, args.slowdown, args.threshold)
+    return 0
+
+
+def report(runs, slowdown: float, threshold: float) -> None:
+    pairs = list(zip(runs, runs[1:]))
+    alarms: dict[str, int] = {}
+    detected: dict[str, int] = {}
+    for before, after in pairs:
+        slowed = dataclasses.replace(after, results={
+            name: dataclasses.replace(result, throughputs=[
+                v * (1 - slowdown / 100) for v in result.throughputs])
+            for name, result in after.results.items()})
+        for counts, later in ((alarms, after), (detected, slowed)):
+            for row in regression.regressions(regression.compare(before, later)[0], threshold):
+                counts[row.workload] = counts.get(row.workload, 0) + 1
+    print(f"\n{len(pairs)} comparisons of consecutive runs ({runs[0].repeat} repetitions each; "
+          f"regression: at least {threshold:g} % slower, p < {stats.ALPHA})")
+    print(f"{'WORKLOAD':12s}  {'FALSE ALARMS':>12s}  {f'DETECTED {slowdown:g} % SLOWER':>20s}")
+    for name in runs[0].results:
+        print(f"{name:12s}  {alarms.get(name, 0):>7d} / {len(pairs):<3d}"
+              f"  {detected.get(name, 0):>13d} / {len(pairs):<3d}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
