@@ -84,7 +84,8 @@ def test_stat_result_from_attr_and_to_dict():
     data = result.to_dict()
     assert data["size"] == 150 and data["goal"] == 2 and data["type"] == "file"
     assert data["chunks"] == [{"index": 1, "chunk_id": 0xAB, "version": 3, "length": 50,
-                               "servers": ["h:1", "h:2"], "server_ids": ["s1", "s2"]}]
+                               "servers": ["h:1", "h:2"], "server_ids": ["s1", "s2"],
+                               "registering": False}]
     assert result.name == "f"
     with pytest.raises(AttributeError):
         result.size = 1  # frozen
