@@ -275,9 +275,10 @@ def test_a_metalogger_is_listed_with_its_lag_and_a_silent_one_degrades_health(ha
         assert row[2] == "0" and row[3].endswith("s")          # NAME VERSION LAG REPORTED
     finally:
         metalogger.stop()
-    assert client.status()["metaloggers"] == []           # a clean stop withdraws it
+    wait_for(lambda: client.status()["metaloggers"] == [], "a clean stop to withdraw it")
     # one that died leaves its last report behind, growing old
     leader.ha.etcd.post("/kv/put", {"key": b64(METALOGGERS + "ml-2"), "value": b64(
         '{"id": "ml-2", "version": 1, "time": %f}' % (time.time() - 30))})
-    assert check().status == "degraded"
-    assert "ml-2 (version 1, no report for 30." in check().message
+    degraded = wait_for(lambda: (lambda c: c if c.status == "degraded" else None)(check()),
+                        "the masters' health degraded by the silent metalogger")
+    assert "ml-2 (version 1, no report for 30." in degraded.message

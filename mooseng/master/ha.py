@@ -273,6 +273,7 @@ class Leadership:
                                           daemon=True)
         self.last_error = ""
         self._members: list[tuple[str, bool, str]] = []
+        self._metaloggers: list[dict] = []      # their reports, read by the report loop
         self._last_refusal = 0.0        # monotonic: the last call answered with NotLeader
 
     # ------------------------------------------------------------------ life cycle
@@ -494,6 +495,11 @@ class Leadership:
         while not self._stopping.is_set():
             self._members = self.etcd.member_health()
             try:
+                pairs, _, _ = self.etcd.range(METALOGGERS, METALOGGERS[:-1] + "0")
+                self._metaloggers = [json.loads(value) for _, value in pairs]
+            except EtcdUnavailable as error:
+                self.last_error = str(error)
+            try:
                 if not lease or self.etcd.keepalive(lease) < 0:
                     lease = self.etcd.grant(max(2, 3 * self.lease_ttl))
                 self.etcd.post("/kv/put", {"key": b64(MASTERS + self.me.id),
@@ -534,13 +540,10 @@ class Leadership:
 
     def known_metaloggers(self) -> list[dict]:
         """Every metalogger that reported since its last clean stop (MetaloggerInfo fields),
-        lag counted from this master's version."""
-        try:
-            pairs, _, _ = self.etcd.range(METALOGGERS, METALOGGERS[:-1] + "0")
-        except EtcdUnavailable:
-            return []
+        as the report loop last read them (health must not wait for etcd), lag counted from
+        this master's version."""
         now = time.time()
-        reports = sorted((json.loads(value) for _, value in pairs), key=lambda r: r["id"])
+        reports = sorted(self._metaloggers, key=lambda r: r["id"])
         return [{"name": r["id"], "metadata_version": r["version"],
                  "lag_entries": max(0, self.core.state.version - r["version"]),
                  "report_age_seconds": round(max(0.0, now - r["time"]), 3)} for r in reports]
