@@ -97,3 +97,34 @@ def step_compared(context, names):
                      if ln.startswith(name)), "")
         assert f"{row['percent']:+.1f}%" in line and row["verdict"] in line, line
 
+
+@given("a benchmark baseline of the {names:QList} workloads with {repeat:d} repetitions")
+def step_baseline(context, names, repeat):
+    world = context.world
+    chosen = [arg for name in names for arg in ("--workload", name)]
+    world.remembered["bench args"] = [*chosen, "--repeat", str(repeat)]
+    run = _bench_run(world, *world.remembered["bench args"])
+    set_baseline = world.cli.run("bench", "baseline", "set", str(run["id"]))
+    assert set_baseline.exit_code == 0, str(set_baseline)
+
+
+@when("the same benchmark runs again")
+def step_run_again(context):
+    _bench_run(context.world, *context.world.remembered["bench args"])
+
+
+@when("every chunk server is limited to a fifth of a CPU")
+def step_limit_cpu(context):
+    world = context.world
+    for node in world.cluster.chunkservers:
+        world.history.fault(f"limit {node.name} to 0.2 CPU")
+        node.limit_cpu(0.2)
+
+
+@then("the benchmark check fails naming {names:QList} as regressed")
+def step_check_fails(context, names):
+    result = context.world.cli.run("bench", "check")
+    assert result.exit_code == 1, f"bench check did not fail:\n{result}"
+    for name in names:
+        assert f"REGRESSION {name}:" in result.stdout, f"{name} not named:\n{result}"
+

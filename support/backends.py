@@ -61,10 +61,11 @@ def choose(name: str) -> tuple[ClusterDriver, str]:
 
 # where each capability a backend may lack can be found instead
 _ELSEWHERE = {"partition": "try -D backend=docker", "one_sided_cut": "try -D backend=docker",
-              "etcd": "several masters on etcd run on the local backend with Debian's "
-                      "etcd-server (make tools installs it as root); not yet on docker",
-              "restore": "restoring a master from a metalogger runs on the local backend so "
-                         "far: try -D backend=local"}
+              "cpu_limit": "try -D backend=docker",
+              "etcd": "several masters on etcd need Debian's etcd-server on the local backend "
+                      "(make tools installs it as root), or -D backend=docker",
+              "restore": "restoring a master from a metalogger needs etcd-server on the local "
+                         "backend (make tools), or -D backend=docker"}
 
 
 def missing_reason(driver: ClusterDriver, missing: list[str]) -> str:

@@ -216,6 +216,11 @@ class Node(abc.ABC):
         (a metalogger's): mooseng-master --restore-from."""
         raise CapabilityMissing(f"{type(self).__name__} cannot restore a master yet")
 
+    def limit_cpu(self, cpus: float | None) -> None:
+        """Let the node use at most `cpus` of one CPU, or any again with None (capability
+        'cpu_limit'): a real slowdown of that node."""
+        raise CapabilityMissing(f"{type(self).__name__} cannot limit a node's CPU")
+
     def partition(self) -> None:
         """Cut the node off the cluster network (capability 'partition')."""
         raise CapabilityMissing(f"{type(self).__name__} cannot partition a node")

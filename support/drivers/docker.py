@@ -221,7 +221,7 @@ class DockerCluster(Cluster):
 class DockerDriver(ClusterDriver):
     name = "docker"
     capabilities = frozenset({"kill", "pause", "corrupt", "partition", "one_sided_cut", "etcd",
-                              "restore"})
+                              "restore", "cpu_limit"})
 
     def __init__(self):
         if not engine_available():

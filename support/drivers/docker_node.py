@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425},
          "metalogger": {"http": 9426}, "etcd": {"grpc": 2379}}
 ETCD_PEER_PORT = 2380
+CPU_PERIOD = 100_000            # microseconds: the CFS period of limit_cpu's quota
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 
 
@@ -276,6 +277,11 @@ class DockerNode(LoopbackNode):
             ["timeout", "-s", "KILL", str(max(1, int(timeout))), *command], demux=True)
         text = [(part or b"").decode(errors="replace") for part in (out, err)]
         return DaemonRun(command, {}, None if code == 137 else code, *text)
+
+    def limit_cpu(self, cpus: float | None) -> None:
+        """`docker update --cpus` (a CFS quota per 100 ms period; -1 lifts it)."""
+        self.container.update(cpu_period=CPU_PERIOD,
+                              cpu_quota=int(cpus * CPU_PERIOD) if cpus else -1)
 
     # ------------------------------------------------------------------ network faults
     def partition(self) -> None:
