@@ -33,7 +33,7 @@ mutation-survivors: setup
 bench-vs-moosefs: setup
 	.venv/bin/python scripts/bench_vs_moosefs.py $(BENCH_ARGS)
 
-# How well `mooseng bench check` tells a slowdown from noise here (about 12 minutes): false
+# How well `mooseng bench check` tells a slowdown from noise here (about 10 minutes): false
 # alarms in 20 noise-only comparisons, detections of an injected 15 % slowdown.
 bench-regression-rates: setup
 	.venv/bin/python scripts/bench_regression_rates.py $(BENCH_ARGS)
