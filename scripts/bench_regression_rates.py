@@ -62,7 +62,7 @@ def main() -> int:
                 rates = {name: result["throughputs"]
                          for name, result in json.loads(done.stdout)["results"].items()}
                 print(f"run {number}/{args.runs} ({time.monotonic() - started:.0f} s): "
-                      + ", ".join(f"{name} {sorted(r)[len(r) // 2]:.1f}"
+                      + ", ".join(f"{name} {stats.median(r):.1f}"
                                   for name, r in rates.items()), flush=True)
         finally:
             peer.stop()

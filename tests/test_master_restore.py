@@ -9,10 +9,16 @@ from mooseng.master.changelog import changelog_files, recover, restore
 from test_master_changelog import ENTRIES, write_entries
 
 
-def test_a_whole_copy_is_restored_to_the_same_state(tmp_path):
+def _copy(tmp_path):
+    """A metalogger's directory holding ENTRIES, and a master's data directory (not made)."""
     source, target = tmp_path / "metalogger", tmp_path / "master"
     source.mkdir()
     write_entries(source, ENTRIES)
+    return source, target
+
+
+def test_a_whole_copy_is_restored_to_the_same_state(tmp_path):
+    source, target = _copy(tmp_path)
     restored = restore(str(source), str(target))
     assert (restored.version, restored.entries, restored.damaged) == (len(ENTRIES),
                                                                         len(ENTRIES), "")
@@ -21,9 +27,7 @@ def test_a_whole_copy_is_restored_to_the_same_state(tmp_path):
 
 @pytest.mark.parametrize("damage", ["flip", "tear"])
 def test_a_damaged_entry_ends_the_copy_and_is_named(tmp_path, damage):
-    source, target = tmp_path / "metalogger", tmp_path / "master"
-    source.mkdir()
-    write_entries(source, ENTRIES)
+    source, target = _copy(tmp_path)
     (_, path), = changelog_files(str(source))
     lines = open(path, "rb").read().splitlines(keepends=True)
     if damage == "flip":
@@ -38,10 +42,8 @@ def test_a_damaged_entry_ends_the_copy_and_is_named(tmp_path, damage):
 
 
 def test_nothing_is_restored_into_a_directory_that_holds_anything(tmp_path):
-    source, target = tmp_path / "metalogger", tmp_path / "master"
-    source.mkdir()
+    source, target = _copy(tmp_path)
     target.mkdir()
-    write_entries(source, ENTRIES)
     (target / "changelog.1.log").write_bytes(b"precious")
     with pytest.raises(InvalidArgument) as refused:
         restore(str(source), str(target))
@@ -54,10 +56,8 @@ def test_the_master_refuses_a_restore_into_its_metadata_with_one_line(tmp_path):
     import sys
     from pathlib import Path
 
-    source, target = tmp_path / "metalogger", tmp_path / "master"
-    source.mkdir()
+    source, target = _copy(tmp_path)
     target.mkdir()
-    write_entries(source, ENTRIES)
     write_entries(target, ENTRIES)
     master = Path(sys.executable).parent / "mooseng-master"
     done = subprocess.run([str(master), "--data-dir", str(target), "--port", "0",
@@ -73,9 +73,7 @@ def test_admin_restore_reports_where_a_damaged_copy_stopped(tmp_path, capsys):
 
     from mooseng.cli.main import main
 
-    source, target = tmp_path / "metalogger", tmp_path / "master"
-    source.mkdir()
-    write_entries(source, ENTRIES)
+    source, target = _copy(tmp_path)
     (_, path), = changelog_files(str(source))
     lines = open(path, "rb").read().splitlines(keepends=True)
     open(path, "wb").write(b"".join(lines[:4]) + lines[4][:-10])
@@ -89,10 +87,8 @@ def test_admin_restore_reports_where_a_damaged_copy_stopped(tmp_path, capsys):
 def test_admin_restore_into_a_non_empty_directory_is_one_line_and_exit_1(tmp_path, capsys):
     from mooseng.cli.main import main
 
-    source, target = tmp_path / "metalogger", tmp_path / "master"
-    source.mkdir()
+    source, target = _copy(tmp_path)
     target.mkdir()
-    write_entries(source, ENTRIES)
     (target / "snapshot.json").write_text("precious")
     assert main(["admin", "restore", str(source), str(target)]) == 1
     err = capsys.readouterr().err.strip().splitlines()

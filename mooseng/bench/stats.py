@@ -26,6 +26,11 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
             **{name: float(point) for name, point in zip(PERCENTILES, points)}}
 
 
+def median(values: Sequence[float]) -> float:
+    """The one median of a run's repetitions: in tables, trends and comparisons alike."""
+    return float(np.median(np.asarray(values, dtype=float)))
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
     """How a workload's throughput moved from run A (before) to run B (after)."""
@@ -44,7 +49,7 @@ def change(before: Sequence[float], after: Sequence[float], alpha: float = ALPHA
     it is significant; with so few repetitions that even fully separated runs could not be
     (3 and 3: p is 0.1 at best), the verdict is "inconclusive"."""
     a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    median_a, median_b = float(np.median(a)), float(np.median(b))
+    median_a, median_b = median(a), median(b)
     percent = (median_b - median_a) / median_a * 100.0 if median_a else 0.0
     if min(a.size, b.size) == 0 or 2 / math.comb(a.size + b.size, a.size) >= alpha:
         return Change(median_a, median_b, percent, 1.0, "inconclusive")

@@ -41,8 +41,7 @@ def run(client: Client, args) -> Output:
         started = time.time()
         _progress(f"benchmark suite {args.suite}: {', '.join(w.name for w in workloads)}, "
                   f"{args.repeat} repetitions, in {directory}")
-        masters = client.master_address if not status["masters"] else args.master
-        found = suite.run(client, lambda: Client(masters, timeout=client.timeout,
+        found = suite.run(client, lambda: Client(args.master, timeout=client.timeout,
                                                  cache=CacheSettings.off()),
                           directory, workloads, sizes, args.repeat, args.goal, _progress)
         results = {name: WorkloadResult(name, suite.WORKLOADS[name].unit, rates,
@@ -60,9 +59,9 @@ def run(client: Client, args) -> Output:
 def _results_table(record: Run) -> str:
     rows = []
     for name, result in record.results.items():
-        rates = sorted(result.throughputs)
+        rates = result.throughputs
         latency = result.latency
-        rows.append([name, f"{rates[len(rates) // 2]:.1f}", result.unit,
+        rows.append([name, f"{stats.median(rates):.1f}", result.unit,
                      f"{min(rates):.1f}-{max(rates):.1f}", f"{latency['p50'] * MS:.2f}",
                      f"{latency['p99'] * MS:.2f}", f"{latency['p99_9'] * MS:.2f}"])
     return table(["WORKLOAD", "MEDIAN", "UNIT", "RANGE", "P50 MS", "P99 MS", "P99.9 MS"], rows,
@@ -133,9 +132,8 @@ def trends(client, args) -> Output:
     points = []
     for r in runs:
         result = r.results[args.workload]
-        rates = sorted(result.throughputs)
         points.append({"run": r.id, "started": r.started, "commit": r.git_commit,
-                       "suite": r.suite, "median": rates[len(rates) // 2],
+                       "suite": r.suite, "median": stats.median(result.throughputs),
                        "unit": result.unit, "p99_ms": result.latency["p99"] * MS})
     rows = [[p["run"], human_time(p["started"]), p["suite"], p["commit"],
              f"{p['median']:.1f} {p['unit']}", f"{p['p99_ms']:.2f}"] for p in points]
