@@ -45,11 +45,14 @@ engine: setup
 	@if scripts/ensure-docker.sh; then scripts/build-images.sh; \
 	else echo "setup: no Docker engine here; acceptance runs fall back to the local backend"; fi
 
-# Debian packages the suite runs itself: Prometheus (metrics accuracy), etcd (several masters)
+# Debian packages the suite runs itself: Prometheus (metrics accuracy), etcd (several masters),
+# chromium (the dashboard, through Playwright)
 tools:
 	@scripts/ensure-debian-package.sh prometheus "the @needs.prometheus scenarios" \
 		prometheus promtool
 	@scripts/ensure-debian-package.sh etcd-server "the @needs.etcd scenarios and tests" etcd
+	@scripts/ensure-debian-package.sh chromium "the @needs.browser scenarios (the dashboard)" \
+		chromium
 
 allure:
 	@scripts/install-allure.sh

@@ -8,11 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from support import backends, data, prometheus, reporting, waiting
+from support import backends, browser, data, prometheus, reporting, waiting
 from support.options import Options
 from support.world import World
 
 CAPABILITY_TAG = "needs."
+# needs.<tool>: programs on this machine rather than capabilities of the backend
+TOOLS = {"prometheus": prometheus.unavailable, "browser": browser.unavailable}
 
 
 def before_all(context):
@@ -58,14 +60,15 @@ def _last_resort_teardown(driver):
 
 def before_scenario(context, scenario):
     reporting.label_scenario(scenario)
-    missing = [tag[len(CAPABILITY_TAG):] for tag in scenario.effective_tags
-               if tag.startswith(CAPABILITY_TAG) and tag != f"{CAPABILITY_TAG}prometheus"
-               and tag[len(CAPABILITY_TAG):] not in context.driver.capabilities]
+    needs = [tag[len(CAPABILITY_TAG):] for tag in scenario.effective_tags
+             if tag.startswith(CAPABILITY_TAG)]
+    missing = [need for need in needs
+               if need not in TOOLS and need not in context.driver.capabilities]
     reason = None
     if missing:
         reason = backends.missing_reason(context.driver, missing)
-    elif f"{CAPABILITY_TAG}prometheus" in scenario.effective_tags:
-        reason = prometheus.unavailable()
+    else:
+        reason = next(filter(None, (TOOLS[need]() for need in needs if need in TOOLS)), None)
     if reason:
         reporting.note_skip(reason)
         scenario.skip(reason)
@@ -81,6 +84,7 @@ def after_step(context, step):
 
 def after_scenario(context, scenario):
     world = getattr(context, "world", None)
+    reporting.attach_screenshot(world)
     cluster = getattr(world, "cluster", None)
     preserve = context.options.preserve
     if cluster is not None and (preserve == "always"

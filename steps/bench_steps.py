@@ -24,6 +24,12 @@ def step_quick_suite(context, repeat):
     _bench_run(context.world, "--suite", "quick", "--repeat", str(repeat))
 
 
+@when('an administrator runs the {names:QList} workload with {repeat:d} repetitions')
+def step_run_workloads(context, names, repeat):
+    _bench_run(context.world, *[arg for name in names for arg in ("--workload", name)],
+               "--repeat", str(repeat))
+
+
 @given('an administrator ran the {names:QList} workloads twice, with {repeat:d} repetitions each')
 def step_ran_twice(context, names, repeat):
     chosen = [arg for name in names for arg in ("--workload", name)]

@@ -116,6 +116,18 @@ def step_restart_master(context, way):
     master.start()
 
 
+@when("the master is killed")
+def step_kill_master(context):
+    _fault(context, "master killed")
+    context.world.master.kill()
+
+
+@when("the master is started again")
+def step_start_master(context):
+    _fault(context, "master started again")
+    context.world.master.start()
+
+
 @given("the master was {way:Restart} and started again, and every chunk server registered again")
 def step_restarted_master(context, way):
     step_restart_master(context, way)

@@ -145,11 +145,24 @@ def attach_failure(world) -> list[str]:
             lambda: str(world.cli.run("status", "--json", timeout=10)))
         for node in cluster.nodes:
             add(f"metrics: {node.name}", lambda node=node: _metrics(node))
+    if world.browser is not None:
+        attach_screenshot(world, "the dashboard when the step failed")
+        attached.append("the dashboard when the step failed")
     if world.cli is not None and world.cli.last is not None:
         add("last CLI command", lambda: str(world.cli.last))
     if world.history.ops or world.history.faults:
         add("operation history", lambda: world.history.render(last=400))
     return attached
+
+
+def attach_screenshot(world, name: str = "the dashboard at the end") -> None:
+    """What the browser showed (dashboard scenarios attach it whether they pass or fail)."""
+    if world is None or world.browser is None:
+        return
+    try:
+        allure.attach(world.browser.screenshot(), name=name, attachment_type=AttachmentType.PNG)
+    except Exception as error:  # noqa: BLE001 - a dead browser is worth a line, not a failure
+        attach_text(f"(no screenshot: {type(error).__name__}: {error})", name)
 
 
 def _metrics(node) -> str:

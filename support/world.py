@@ -15,6 +15,7 @@ from mooseng.client import Client, StatResult
 from mooseng.client.cache import CacheSettings
 
 from support import rpc
+from support.browser import Browser
 from support.cli import CliRunner
 from support.data import Payload
 from support.drivers.base import Cluster, ClusterDriver, MasterSettings, Node, Topology
@@ -62,6 +63,7 @@ class World:
         self._clients: dict[tuple[str, float], Client] = {}
         self._seeds = itertools.count(1)
         self.remembered: dict[str, object] = {}      # facts a Given step noted for a Then step
+        self.browser: Browser | None = None          # the dashboard scenarios' page
 
     # ------------------------------------------------------------------ cluster
     def start_cluster(self, topo: Topology) -> Cluster:
@@ -173,7 +175,15 @@ class World:
                 found.setdefault(chunk_id, []).append(node.name)
         return found
 
+    def open_browser(self) -> Browser:
+        if self.browser is None:
+            self.browser = Browser()
+        return self.browser
+
     def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.browser = None
         for client in self._clients.values():
             client.close()
         self._clients.clear()

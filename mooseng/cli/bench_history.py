@@ -12,7 +12,8 @@ import sys
 import time
 
 import mooseng
-from mooseng.bench import provenance, regression, stats, suite
+from mooseng.bench import history, provenance, regression, stats, suite
+from mooseng.bench.history import MS
 from mooseng.bench.store import ResultStore, Run, WorkloadResult, default_path
 from mooseng.client import Client
 from mooseng.client.cache import CacheSettings
@@ -20,8 +21,6 @@ from mooseng.common.errors import InvalidArgument
 
 from .format import human_size, human_time, pairs, table
 from .output import Output
-
-MS = 1000.0
 
 
 def _progress(line: str) -> None:
@@ -125,16 +124,10 @@ def compare(client, args) -> Output:
 
 def trends(client, args) -> Output:
     with _store(args) as store:
-        runs = store.runs(args.workload)
-    if not runs:
+        points = history.trend(store.runs(args.workload), args.workload)
+    if not points:
         raise InvalidArgument(f"no stored run measured {args.workload!r}: workloads are "
                               f"{', '.join(suite.WORKLOADS)}")
-    points = []
-    for r in runs:
-        result = r.results[args.workload]
-        points.append({"run": r.id, "started": r.started, "commit": r.git_commit,
-                       "suite": r.suite, "median": stats.median(result.throughputs),
-                       "unit": result.unit, "p99_ms": result.latency["p99"] * MS})
     rows = [[p["run"], human_time(p["started"]), p["suite"], p["commit"],
              f"{p['median']:.1f} {p['unit']}", f"{p['p99_ms']:.2f}"] for p in points]
     return Output(points, table(["RUN", "STARTED", "SUITE", "COMMIT", "MEDIAN", "P99 MS"],

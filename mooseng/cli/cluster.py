@@ -29,6 +29,9 @@ def status(client: Client, args) -> Output:
         ("Default goal", s["default_goal"]),
         ("Metadata version", s["metadata_version"]),
     ])
+    if s["checks"]:
+        rows = [[c["name"], c["status"].upper(), c["message"]] for c in s["checks"]]
+        text += "\n\n" + table(["CHECK", "STATE", "DETAIL"], rows)
     if s["masters"]:
         rows = [[m["name"], m["address"], m["role"].upper(), m["metadata_version"],
                  m["lag_entries"], f"{m['report_age_seconds']:.1f}s"] for m in s["masters"]]

@@ -14,7 +14,7 @@ from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
 from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
 
-from . import bench, bench_history, cache, cluster, fs
+from . import bench, bench_history, cache, cluster, dashboard, fs
 from .argtypes import cache_ttl, count, percent, port, positive
 from .errors import describe
 
@@ -89,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lease-ttl", type=positive, default=1, metavar="S",
                    help="the masters' etcd lease in seconds (default 1)")
     _bench_history(kinds, command)
+
+    p = command(commands, "dashboard", dashboard.dashboard,
+                "a live web page of the cluster (health, chunk servers, throughput, benchmark "
+                "results) until Ctrl-C")
+    p.set_defaults(no_master=True)
+    p.add_argument("--port", type=port, default=dashboard.DEFAULT_PORT,
+                   help=f"port of the page (default {dashboard.DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--db", metavar="PATH",
+                   help=f"benchmark results to show (default ${ENV_DB}, else {DEFAULT_DB})")
 
     admin_parser = commands.add_parser("admin", help="cluster administration",
                                        description="cluster administration")

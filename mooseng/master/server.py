@@ -14,7 +14,7 @@ import threading
 
 from mooseng.common import rpc
 from mooseng.common.log import kv
-from mooseng.common.observability import Check, ObservabilityServer, new_registry, overall
+from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.errors import InvalidArgument
 from mooseng.master.changelog import CorruptMetadata, restore
 from mooseng.master.core import MasterCore, Settings
@@ -69,7 +69,7 @@ class MasterServer:
             raise OSError(f"metadata in {config.data_dir} cannot be loaded: {error}") from None
         gc.freeze()     # the recovered metadata lives forever: keep it out of GC passes
         server, health_servicer = rpc.make_server(32 + WATCHERS)   # a thread per watcher
-        self.service = MasterService(self.core, self.metrics, lambda: overall(self.checks()))
+        self.service = MasterService(self.core, self.metrics, self.checks)
         pb_grpc.add_MasterServicer_to_server(self.service, server)
         pb_grpc.add_ChunkServerRegistryServicer_to_server(
             RegistryService(self.core, self._wake.set), server)
@@ -82,6 +82,7 @@ class MasterServer:
         self.grpc_server, self.health_servicer, self.port = server, health_servicer, port
         server.start()
         self.http_port = self.http.start(config.host, config.http_port)
+        self.service.http_address = f"{self._reachable_host()}:{self.http_port}"
         if config.etcd:
             self._start_leadership()
         self._write_ports()
@@ -103,12 +104,17 @@ class MasterServer:
             source=self.config.restore_from, version=restored.version,
             entries=restored.entries, damaged=restored.damaged or "none"))
 
+    def _reachable_host(self) -> str:
+        """The host others use for this master: --advertise's, else the listening one."""
+        config = self.config
+        if config.advertise:
+            return config.advertise.rsplit(":", 1)[0]
+        return config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+
     def _start_leadership(self) -> None:
         config = self.config
-        host = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        address = config.advertise or f"{host}:{self.port}"
-        me = Peer(config.name or address, address,
-                  f"{address.rsplit(':', 1)[0]}:{self.http_port}")
+        address = config.advertise or f"{self._reachable_host()}:{self.port}"
+        me = Peer(config.name or address, address, f"{self._reachable_host()}:{self.http_port}")
         self.ha = Leadership(self.core, Etcd(parse_endpoints(config.etcd)), config.cluster_id,
                              me, config.lease_ttl)
         self.ha.start()

@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 from mooseng import __version__
+from mooseng.common.observability import Check, overall
 from mooseng.common.errors import (MooseNGError, ResourceExhausted, Unavailable, abort,
                                    servicer_errors)
 from mooseng.master import goals
@@ -69,12 +70,13 @@ def _grant(grant: Allocation) -> pb.AllocateChunkReply:
 
 
 class MasterService(pb_grpc.MasterServicer):
-    def __init__(self, core: MasterCore, metrics: MasterMetrics, health: Callable[[], str],
-                 leadership=None):
+    def __init__(self, core: MasterCore, metrics: MasterMetrics,
+                 checks: Callable[[], list[Check]], leadership=None):
         self.core = core
         self.metrics = metrics
-        self.health = health
+        self.checks = checks
         self.leadership = leadership     # with several masters: ha.Leadership
+        self.http_address = ""           # of /health and /metrics, once they listen
 
     def gate(self) -> None:
         if self.leadership:
@@ -205,7 +207,11 @@ class MasterService(pb_grpc.MasterServicer):
             self._describe_masters(status)
         else:
             status.role = "single"
-        status.health = self.health()
+        checks = self.checks()
+        status.health = overall(checks)
+        status.checks.extend(pb.HealthCheck(name=c.name, status=c.status, message=c.message)
+                             for c in checks)
+        status.http_address = self.http_address
         return status
 
     def _describe_masters(self, status: pb.ClusterStatus) -> None:

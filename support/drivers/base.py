@@ -317,6 +317,11 @@ class Cluster(abc.ABC):
         """Run the admin CLI `mooseng --master <master> ARGS...` against this cluster."""
 
     @abc.abstractmethod
+    def dashboard(self) -> str:
+        """Start `mooseng dashboard` for this cluster where the CLI runs (once; it shows the
+        benchmark results the CLI stored) and return the URL a browser on this host opens."""
+
+    @abc.abstractmethod
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
         """Run a new daemon of `role` outside the cluster (its own empty data, free ports; a
         chunk server names this cluster's master) with `settings`, for at most `timeout`

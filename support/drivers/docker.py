@@ -148,9 +148,15 @@ class DockerCluster(Cluster):
 
     # ------------------------------------------------------------------ the admin CLI
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
+        return self._box().run(list(args), timeout)
+
+    def _box(self) -> CliBox:
         if self._cli_box is None:
             self._cli_box = CliBox(self)
-        return self._cli_box.run(list(args), timeout)
+        return self._cli_box
+
+    def dashboard(self) -> str:
+        return self._box().dashboard()
 
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
         """In a container of its own without a network: only how it treats its settings

@@ -21,15 +21,19 @@ from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
+import requests
 from docker.types import EndpointConfig
 from testcontainers.core.container import DockerContainer
 
-from support.drivers.base import CliResult
+from support.drivers.base import START_TIMEOUT, CliResult
+from support.drivers.ports import free_port
+from support.waiting import within
 
 if TYPE_CHECKING:
     from support.drivers.docker import DockerCluster
 
 HOME = "/tmp/cli"
+DASHBOARD_PORT = 8080     # of `mooseng dashboard` in the box, published on 127.0.0.1
 
 
 class CliBox:
@@ -40,6 +44,9 @@ class CliBox:
               .with_command(["sleep", "infinity"])
               .with_network(cluster.network)
               .with_name(f"mooseng-{driver.run_id}-{cluster.number:03d}-cli"))
+        self.dashboard_port = free_port()
+        tc.ports[f"{DASHBOARD_PORT}/tcp"] = ("127.0.0.1", self.dashboard_port)
+        self.dashboard_url = ""
         tc.with_kwargs(
             hostname="cli", labels={**driver.labels, "mooseng.node": "cli"},
             dns_opt=["timeout:1", "attempts:1"],
@@ -65,6 +72,19 @@ class CliBox:
         for inside, local in copy_out:
             self._copy_out(inside, local)
         return CliResult(args, code, stdout, stderr)
+
+    def dashboard(self) -> str:
+        """`mooseng dashboard` in the box, in the background; its log is dashboard.log."""
+        if not self.dashboard_url:
+            self.container.exec_run(
+                ["sh", "-c", f"exec mooseng --master {self.cluster.master.internal_address} "
+                 f"dashboard --host 0.0.0.0 --port {DASHBOARD_PORT} >dashboard.log 2>&1"],
+                detach=True, workdir=HOME)
+            url = f"http://127.0.0.1:{self.dashboard_port}/"
+            within(START_TIMEOUT, lambda: requests.get(url + "api/cluster", timeout=2).ok,
+                   f"the dashboard in the CLI container to answer at {url}")
+            self.dashboard_url = url
+        return self.dashboard_url
 
     def remove(self) -> None:
         try:

@@ -20,10 +20,11 @@ from typing import Callable
 import grpc
 
 import mooseng
-from support.drivers.base import (CliResult, Cluster, ClusterDriver, DaemonRun, Node, Setting,
-                                  Topology, daemon_settings)
+from support.drivers.base import (START_TIMEOUT, CliResult, Cluster, ClusterDriver, DaemonRun,
+                                  Node, Setting, Topology, daemon_settings)
 from support.drivers.local_node import (LocalEtcdMember, LocalNode, _executable, _group_alive,
                                         _run, _start_time)
+from support.waiting import GiveUp, within
 
 PID_DIR = Path(tempfile.gettempdir()) / "mooseng-acceptance-pids"
 
@@ -42,6 +43,8 @@ class LocalCluster(Cluster):
         self.topology = topology
         self.workdir = workdir
         self.keep_files = False
+        self._dashboard: subprocess.Popen | None = None
+        self._dashboard_url = ""
         self.etcd = [LocalEtcdMember(self, f"etcd-{i + 1}") for i in range(topology.etcd)]
         self.masters = [LocalNode(self, name, "master", {}) for name in topology.master_names()]
         self.metaloggers = [LocalNode(self, f"metalogger-{i + 1}" if topology.metaloggers > 1
@@ -75,18 +78,46 @@ class LocalCluster(Cluster):
     def address_map(self) -> Callable[[str], str]:
         return lambda address: address
 
-    def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
-        command = [_executable("mooseng"), "--master", self.master_addresses, *args]
-        home = self.workdir / "cli-home"      # an admin's home of its own: ~/.mooseng/bench.db
+    def _admin(self) -> tuple[Path, dict[str, str]]:
+        """The CLI's working directory and environment: an admin's home of its own (so
+        ~/.mooseng/bench.db is the scenario's), and no MOOSENG_* settings of the test run."""
+        home = self.workdir / "cli-home"
         home.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOOSENG_")}
+        return home, env | {"HOME": str(home)}
+
+    def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
+        command = [_executable("mooseng"), "--master", self.master_addresses, *args]
+        home, env = self._admin()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL, cwd=home, env=env | {"HOME": str(home)})
+                                  stdin=subprocess.DEVNULL, cwd=home, env=env)
         except subprocess.TimeoutExpired as expired:
             return CliResult(list(args), -1, expired.stdout or "",
                              f"(no answer within {timeout} s) {expired.stderr or ''}")
         return CliResult(list(args), done.returncode, done.stdout, done.stderr)
+
+    def dashboard(self) -> str:
+        if self._dashboard_url:
+            return self._dashboard_url
+        home, env = self._admin()
+        log = self.workdir / "dashboard.log"
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                [_executable("mooseng"), "--master", self.master_addresses, "dashboard",
+                 "--port", "0"], stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=home,
+                env=env | {"PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        self.driver.track(process)
+        self._dashboard = process
+
+        def url() -> str:
+            if process.poll() is not None:
+                raise GiveUp(f"mooseng dashboard exited with code {process.returncode}: "
+                             f"{log.read_text()}")
+            found = re.search(r" at (http://\S+/) ", log.read_text())
+            return found.group(1) if found else ""
+        self._dashboard_url = within(START_TIMEOUT, url, "the dashboard to listen")
+        return self._dashboard_url
 
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
         home = Path(tempfile.mkdtemp(prefix=f"{role}-run-", dir=self.workdir))
@@ -100,6 +131,9 @@ class LocalCluster(Cluster):
                     timeout)
 
     def teardown(self) -> None:
+        if self._dashboard is not None and self._dashboard.poll() is None:
+            os.killpg(self._dashboard.pid, signal.SIGKILL)
+            self._dashboard.wait()
         for node in self.nodes:
             node.kill()
         if not self.keep_files:
