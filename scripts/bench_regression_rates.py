@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="injected slowdown in %% (default 15)")
     parser.add_argument("--threshold", type=percent, default=stats.THRESHOLD,
                         help=f"bench check's threshold in %% (default {stats.THRESHOLD:g})")
+    parser.add_argument("--db", help="keep the runs in this results database (default: a "
+                        "temporary one, removed at the end)")
     return parser
 
 
@@ -46,7 +48,7 @@ def main() -> int:
     args = build_parser().parse_args()
     chosen = [arg for name in args.workload or [] for arg in ("--workload", name)]
     with tempfile.TemporaryDirectory(prefix="mooseng-bench-rates-") as root:
-        db = str(Path(root) / "bench.db")
+        db = args.db or str(Path(root) / "bench.db")
         peer = MooseNGPeer(Path(root) / "cluster", lambda line: print(line, flush=True))
         try:
             peer.start()

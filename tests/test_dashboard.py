@@ -25,7 +25,7 @@ def get(url: str):
 
 @pytest.fixture
 def board(cluster, tmp_path):
-    dashboard = Dashboard(Sampler(cluster.master_address, str(tmp_path / "bench.db")))
+    dashboard = Dashboard(Sampler(cluster.master_address, str(tmp_path / "bench.db"), timeout=2.0))
     port = dashboard.start("127.0.0.1", 0)
     yield dashboard, f"http://127.0.0.1:{port}"
     dashboard.stop()

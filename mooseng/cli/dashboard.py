@@ -13,10 +13,12 @@ from mooseng.dashboard.server import Dashboard
 from .output import Output
 
 DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT = 2.0     # seconds a sample may wait for the master (not the CLI's 30)
 
 
 def dashboard(client: None, args) -> Output:
-    board = Dashboard(Sampler(args.master, args.db or default_path()))
+    board = Dashboard(Sampler(args.master, args.db or default_path(),
+                              timeout=getattr(args, "timeout", DEFAULT_TIMEOUT)))
     port = board.start(args.host, args.port)
     print(f"dashboard of {args.master} at http://{args.host}:{port}/ (Ctrl-C stops it)",
           file=sys.stderr, flush=True)

@@ -47,7 +47,7 @@ def scrape(address: str) -> dict[str, float]:
 
 
 class Sampler:
-    def __init__(self, masters: str, db_path: str, timeout: float = 2.0):
+    def __init__(self, masters: str, db_path: str, timeout: float):
         self.client = Client(masters, timeout=timeout, cache=CacheSettings.off())
         self.masters = masters
         self.db_path = db_path
