@@ -245,7 +245,8 @@ def run(client: Client, new_client: Callable[[], Client], directory: str, worklo
         sizes: Sizes, repeat: int, goal: int, progress: Progress,
         seed: int | None = None) -> dict[str, tuple[list[float], list[float]]]:
     """{workload: (throughput of every repetition, latency of every operation)}; the
-    directory is made and always removed."""
+    directory is made and always removed, at the end only: chunk servers deleting one
+    repetition's chunks while the next is measured would add their work to its figures."""
     rng = random.Random(seed)
     found = {w.name: ([], []) for w in workloads}
     client.mkdir(directory, parents=True)
@@ -260,7 +261,6 @@ def run(client: Client, new_client: Callable[[], Client], directory: str, worklo
                 found[workload.name][1].extend(measure.latencies)
                 progress(f"repetition {number}/{repeat}: {workload.name} {rate:.1f} "
                          f"{workload.unit}")
-            client.remove(ctx.directory, recursive=True)
     finally:
         progress(f"removing {directory}")
         try:
