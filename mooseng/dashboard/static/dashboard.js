@@ -58,6 +58,15 @@ function renderCluster(cluster) {
   for (const dd of document.querySelectorAll("#chunks [data-count]")) {
     dd.textContent = status[dd.dataset.count];
   }
+  document.getElementById("masters-section").hidden = status.masters.length === 0;
+  fillRows(document.querySelector("#masters tbody"), status.masters.map(m => {
+    const row = el("tr", {"data-master": m.name, "data-role": m.role});
+    row.append(el("td", {}, m.name), el("td", {}, m.address), el("td", {}, m.role),
+               el("td", {class: "num"}, String(m.metadata_version)),
+               el("td", {class: "num"}, String(m.lag_entries)),
+               el("td", {class: "num"}, `${m.report_age_seconds.toFixed(1)} s ago`));
+    return row;
+  }));
   fillRows(document.querySelector("#chunkservers tbody"), cluster.chunkservers.map(s => {
     const row = el("tr", {"data-server-id": s.id, "data-state": s.state});
     const labels = Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(", ");
