@@ -190,3 +190,10 @@ def test_ctrl_c_removes_the_files_and_stores_nothing(bench, cluster, monkeypatch
     finally:
         client.close()
     assert bench("list")[1].strip() == "no runs stored"
+
+
+def test_too_few_repetitions_for_significance_are_inconclusive():
+    """1 against 39 repetitions: p is 2/40 = 0.05 at best, never below it."""
+    assert stats.change([10.0], [float(v) for v in range(1, 40)]).verdict == "inconclusive"
+    assert stats.change([1.0, 2.0, 3.0], [7.0, 8.0, 9.0]).verdict == "inconclusive"
+    assert stats.change([1.0, 2.0, 3.0, 4.0], [7.0, 8.0, 9.0, 10.0]).verdict == "faster"

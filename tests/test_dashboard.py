@@ -73,6 +73,24 @@ def test_event_stream_pushes_new_samples(board):
     assert times[1] > times[0]
 
 
+def test_an_idle_event_stream_is_kept_open_with_comments(cluster, tmp_path, monkeypatch):
+    """With no new sample, the stream sends keep-alive comments and stays open."""
+    monkeypatch.setattr("mooseng.dashboard.server.KEEPALIVE", 0.05)
+    dashboard = Dashboard(Sampler(cluster.master_address, str(tmp_path / "b.db"), timeout=2.0))
+    sent: list[bytes] = []
+
+    def write(data: bytes) -> None:
+        sent.append(data)
+        if sent.count(b": keepalive\n\n") == 3:
+            raise BrokenPipeError     # the page went away
+    try:
+        with pytest.raises(BrokenPipeError):
+            dashboard.events(write)     # the sampler never runs: every wait is idle
+    finally:
+        dashboard.sampler.client.close()
+    assert sent[0].startswith(b"event: cluster") and sent[-1] == b": keepalive\n\n"
+
+
 def test_unknown_endpoint_and_workload_say_what_exists(board):
     _, url = board
     for path, expected in (("/api/nothing", "/api/cluster"), ("/api/trends/nope", "seq_write")):
