@@ -20,7 +20,7 @@ report: allure
 pytest: setup
 	.venv/bin/pytest -q
 
-# Long campaign (about 65 minutes): cosmic-ray mutants of MooseNG judged by pytest and the
+# Long campaign (about 55 minutes): cosmic-ray mutants of MooseNG judged by pytest and the
 # acceptance suite; report in reports/mutation/. GROUPS= limits it (mutation/campaign.toml).
 mutation: setup
 	.venv/bin/python scripts/mutation.py run $(GROUPS)
