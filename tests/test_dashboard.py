@@ -59,6 +59,24 @@ def test_written_bytes_show_as_write_throughput(board, cluster):
              "a throughput sample with written bytes")
 
 
+def test_a_new_leader_is_never_compared_with_the_old_one(tmp_path, monkeypatch):
+    """After a failover the master's metrics come from another address: the first reading
+    there starts the new leader's rate instead of being subtracted from the old leader's."""
+    counters = {"10.0.0.1:9423": 1000.0, "10.0.0.2:9423": 5000.0}
+    monkeypatch.setattr("mooseng.dashboard.sampler.scrape", lambda address: {
+        "mooseng_master_metadata_operations_total": counters[address]})
+    sampler = Sampler("127.0.0.1:1", str(tmp_path / "b.db"), timeout=1.0)
+    try:
+        sampler._scrape({"10.0.0.1:9423": "master"}, 1.0)
+        counters["10.0.0.1:9423"] += 10
+        assert sampler._scrape({"10.0.0.1:9423": "master"}, 2.0)[1]["metadata_ops_s"] == 10
+        assert sampler._scrape({"10.0.0.2:9423": "master"}, 3.0)[1]["metadata_ops_s"] == 0
+        counters["10.0.0.2:9423"] += 20
+        assert sampler._scrape({"10.0.0.2:9423": "master"}, 4.0)[1]["metadata_ops_s"] == 20
+    finally:
+        sampler.client.close()
+
+
 def test_event_stream_pushes_new_samples(board):
     _, url = board
     with urllib.request.urlopen(url + "/api/events", timeout=10) as stream:

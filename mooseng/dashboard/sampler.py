@@ -111,20 +111,21 @@ class Sampler:
             self.changed.notify_all()
 
     def _scrape(self, nodes: dict[str, str], now: float) -> tuple[dict[str, bool], dict]:
-        """Reads every node's counters and turns the change since its last reading into
-        rates. A node that does not answer loses its reading, so a restart (counters from
-        zero) never shows as a negative rate."""
+        """Reads every node's counters and turns the change since its last reading at the same
+        address into rates. A node that does not answer loses its reading, so a restart
+        (counters from zero) never shows as a negative rate; after a failover the new leader
+        (another address) is never compared with the old one."""
         reached, rates = {}, {rate: 0.0 for rate in SCALE}
         for address, name in nodes.items():
             try:
                 counters = scrape(address)
             except OSError:
-                self._counters.pop(name, None)
+                self._counters.pop(address, None)
                 reached[name] = False
                 continue
             reached[name] = True
-            before = self._counters.get(name)
-            self._counters[name] = (now, counters)
+            before = self._counters.get(address)
+            self._counters[address] = (now, counters)
             if before is None or now <= before[0]:
                 continue
             for counter, value in counters.items():
@@ -132,8 +133,8 @@ class Sampler:
                 if delta >= 0:
                     rate = COUNTERS[counter]
                     rates[rate] += delta * SCALE[rate] / (now - before[0])
-        for name in set(self._counters) - set(nodes.values()):
-            del self._counters[name]
+        for address in set(self._counters) - set(nodes):
+            del self._counters[address]
         return reached, {rate: round(value, 3) for rate, value in rates.items()}
 
     # ------------------------------------------------------------------ benchmarks
