@@ -128,31 +128,10 @@ def step_limit_cpu(context):
         node.limit_cpu(0.1)
 
 
-@given("regressions are judged at {percent:g} % slower")
-def step_threshold(context, percent):
-    context.world.remembered["bench threshold"] = percent
-
-
-def _check(world):
-    result = world.cli.run("bench", "check", "--threshold",
-                           f"{world.remembered.get('bench threshold', 10):g}")
-    reporting.attach_text(str(result), "mooseng bench check")
-    return result
-
-
 @then("the benchmark check fails naming {names:QList} as regressed")
 def step_check_fails(context, names):
-    result = _check(context.world)
+    result = context.world.cli.run("bench", "check")
+    reporting.attach_text(str(result), "mooseng bench check")
     assert result.exit_code == 1, f"bench check did not fail:\n{result}"
     for name in names:
         assert f"REGRESSION {name}:" in result.stdout, f"{name} not named:\n{result}"
-
-
-@then("the benchmark check passes, naming {names:QList} as not regressed")
-def step_check_passes(context, names):
-    result = _check(context.world)
-    assert result.exit_code == 0, f"bench check failed on an unchanged cluster:\n{result}"
-    for name in names:
-        line = next((ln for ln in result.stdout.splitlines() if ln.split()[:1] == [name]), "")
-        assert line and "REGRESSION" not in line, f"{name} not named as checked:\n{result}"
-

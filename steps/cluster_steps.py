@@ -23,6 +23,8 @@ def step_cluster_scrubbing(context, count):
     context.world.start_cluster(worlds.topology(count, scrub_interval=1.0))
 
 
+@given("a cluster with a master and {count:d} chunk servers that the master marks offline only "
+       "after {seconds:g} seconds")
 @given("a cluster with a master and {count:d} chunk server that the master marks offline only "
        "after {seconds:g} seconds")
 def step_cluster_patient(context, count, seconds):
