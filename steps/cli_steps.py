@@ -76,12 +76,34 @@ def step_cli_details(context, goal):
 
 @then('the command fails with exit code {code:d} and one error line naming "{text:Q}"')
 def step_cli_error(context, code, text):
-    result = context.world.cli.last
-    assert result.exit_code == code, f"expected exit code {code}:\n{result}"
+    wrong = _not_one_error_line(context.world.cli.last, code, text)
+    assert not wrong, wrong
+
+
+@when("an administrator makes these mistakes:")
+def step_cli_mistakes(context):
+    world = context.world
+    world.remembered["cli mistakes"] = [(row["error names"], world.cli.run(*row["command"].split()))
+                                        for row in context.table]
+
+
+@then("each mistake failed with exit code {code:d} and one error line naming its culprit")
+def step_cli_mistakes_failed(context, code):
+    wrong = [problem for text, result in context.world.remembered["cli mistakes"]
+             if (problem := _not_one_error_line(result, code, text))]
+    assert not wrong, "\n\n".join(wrong)
+
+
+def _not_one_error_line(result, code: int, text: str) -> str:
+    """What is wrong with a failed command's answer ("" when it is one clear error line)."""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mooseng: error: ") and text in lines[0], \
-        f"expected one line 'mooseng: error: ...' naming {text}:\n{result}"
-    assert "Traceback" not in result.stderr, f"a traceback was printed:\n{result}"
+    if result.exit_code != code:
+        return f"expected exit code {code}:\n{result}"
+    if "Traceback" in result.stderr:
+        return f"a traceback was printed:\n{result}"
+    if len(lines) != 1 or not lines[0].startswith("mooseng: error: ") or text not in lines[0]:
+        return f"expected one line 'mooseng: error: ...' naming {text}:\n{result}"
+    return ""
 
 
 # ---------------------------------------------------------------- every command, machine-readable

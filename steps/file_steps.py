@@ -1,7 +1,5 @@
 """File operations through the client library, each recorded in the scenario's history."""
 
-import re
-
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_length
 
@@ -22,14 +20,6 @@ ERRORS = {
 }
 
 
-def _size(context, text: str) -> int:
-    """'256 KB' or '3.5 chunks' (of the cluster's chunk size) -> bytes."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*chunks?\s*", text)
-    if match:
-        return int(float(match.group(1)) * context.world.cluster.topology.master.chunk_size)
-    return data.parse_size(text)
-
-
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
@@ -44,7 +34,7 @@ def step_directory(context, path):
 def step_file_written(context, path, size, goal):
     world = context.world
     world.mkdir(_parent(path))
-    world.write(path, world.new_payload(_size(context, size)), goal=goal)
+    world.write(path, world.new_payload(context.world.size(size)), goal=goal)
 
 
 @given('{count:d} files of {size:Size} written by a client with goal {goal:d}')
@@ -52,7 +42,7 @@ def step_files_written(context, count, size, goal):
     world = context.world
     world.mkdir("/files")
     for number in range(1, count + 1):
-        world.write(f"/files/file-{number}.bin", world.new_payload(_size(context, size)),
+        world.write(f"/files/file-{number}.bin", world.new_payload(context.world.size(size)),
                     goal=goal)
 
 
@@ -85,7 +75,7 @@ def step_create_empty(context, path):
 @when('a client writes a file "{path:Q}" of {size:Size}')
 def step_write_file(context, path, size):
     world = context.world
-    world.write(path, world.new_payload(_size(context, size)))
+    world.write(path, world.new_payload(context.world.size(size)))
 
 
 @when('a client writes a {data_set} file "{path:Q}" of {size:Size}')
@@ -99,14 +89,14 @@ def step_write_data_set(context, data_set, path, size):
 @when('a client overwrites "{path:Q}" with {size:Size} of new data')
 def step_overwrite(context, path, size):
     world = context.world
-    world.write(path, world.new_payload(_size(context, size)))
+    world.write(path, world.new_payload(context.world.size(size)))
 
 
 @when('a client writes {size:Size} of new data into "{path:Q}" at {offset:Size}')
 def step_write_in_place(context, path, size, offset):
     world = context.world
-    new = world.new_payload(_size(context, size))
-    at = _size(context, offset)
+    new = world.new_payload(context.world.size(size))
+    at = context.world.size(offset)
     with world.history.record("scenario", "write", path, new):
         with world.client().open(path, "r+b") as handle:
             handle.seek(at)
@@ -117,7 +107,7 @@ def step_write_in_place(context, path, size, offset):
 @when('a client appends {size:Size} of new data to "{path:Q}"')
 def step_append(context, path, size):
     world = context.world
-    new = world.new_payload(_size(context, size))
+    new = world.new_payload(context.world.size(size))
     with world.history.record("scenario", "write", path, new):
         with world.client().open(path, "ab") as handle:
             handle.write(new.bytes())
@@ -193,7 +183,7 @@ def step_try_write(context, path, size, goal):
     world = context.world
     world.mkdir(_parent(path))
     try:
-        world.write(path, world.new_payload(_size(context, size)), goal=goal)
+        world.write(path, world.new_payload(context.world.size(size)), goal=goal)
     except errors.MooseNGError as error:
         world.remembered["refusal"] = error
     else:
@@ -316,7 +306,7 @@ def step_write_refused(context, path, error, seconds):
 def step_is_file_of(context, path, size):
     stat = context.world.client().stat(path)
     assert_that(stat.type, equal_to("file"))
-    assert_that(stat.size, equal_to(_size(context, size)), f"size of {path}")
+    assert_that(stat.size, equal_to(context.world.size(size)), f"size of {path}")
 
 
 @then('"{path:Q}" has the size that was written')

@@ -146,6 +146,8 @@ def attach_failure(world) -> list[str]:
         for node in cluster.nodes:
             add(f"metrics: {node.name}", lambda node=node: _metrics(node))
     if world.browser is not None:
+        if cluster is not None:
+            add("log tail: dashboard", lambda: cluster.dashboard_log(tail=200))
         attach_screenshot(world, "the dashboard when the step failed")
         attached.append("the dashboard when the step failed")
     if world.cli is not None and world.cli.last is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import zlib
 from typing import Callable
 
@@ -17,7 +18,7 @@ from mooseng.client.cache import CacheSettings
 from support import rpc
 from support.browser import Browser
 from support.cli import CliRunner
-from support.data import Payload
+from support.data import Payload, parse_size
 from support.drivers.base import Cluster, ClusterDriver, MasterSettings, Node, Topology
 from support.history import History
 
@@ -122,24 +123,34 @@ class World:
 
     # ------------------------------------------------------------------ clients
     def client(self, timeout: float = 30.0, name: str = "scenario",
-               cache: CacheSettings | None = None) -> Client:
-        """The scenario's client called `name` (made on first use, with `cache` settings)."""
+               cache: CacheSettings | None = None,
+               labels: dict[str, str] | None = None) -> Client:
+        """The scenario's client called `name` (made on first use, with `cache` settings and
+        the `labels` of where it is)."""
         key = (name, timeout)
         if key not in self._clients:
             client = Client(self.cluster.master_addresses, timeout=timeout,
-                            address_map=self.cluster.address_map(), cache=cache)
+                            address_map=self.cluster.address_map(), cache=cache,
+                            labels=labels)
             self._clients[key] = client
             self._add_cleanup(client.close)
         return self._clients[key]
+
+    def size(self, text: str) -> int:
+        """'256 KB' or '3.5 chunks' (of this cluster's chunk size) -> bytes."""
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*chunks?\s*", text)
+        if match:
+            return int(float(match.group(1)) * self.cluster.topology.master.chunk_size)
+        return parse_size(text)
 
     def new_payload(self, size: int) -> Payload:
         return Payload(seed=next(self._seeds) * 7919 + zlib.crc32(self.scenario.encode()) % 7919, size=size)
 
     # ------------------------------------------------------------------ recorded operations
     def write(self, path: str, payload: Payload, goal: int | None = None,
-              process: str = "scenario") -> StatResult:
+              process: str = "scenario", client: Client | None = None) -> StatResult:
         with self.history.record(process, "write", path, payload):
-            with self.client().open(path, "wb", goal=goal) as handle:
+            with (client or self.client()).open(path, "wb", goal=goal) as handle:
                 for piece in payload.pieces(4 * 1024 * 1024):
                     handle.write(piece)
         self.files[path] = payload

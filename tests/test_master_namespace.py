@@ -130,9 +130,9 @@ def test_readdir_sorted_and_paginated(ns):
 def test_set_goal_recursive_and_inheritance(ns):
     ns.mkdir("/d/e", True, 1.0)
     ns.create("/d/e/f", 2, False, 1.0)
-    assert ns.goal_for_new_file("/d/e/g", 2) == 2
+    assert ns.inherited("/d/e/g", 2) == (2, "")
     assert ns.set_goal("/d", 3, False, 1.0) == 1
-    assert ns.goal_for_new_file("/d/e/g", 2) == 3
+    assert ns.inherited("/d/e/g", 2) == (3, "")
     assert ns.set_goal("/d", 1, True, 1.0) == 3
     assert ns.lookup("/d/e/f").goal == 1
     with pytest.raises(InvalidArgument):

@@ -4,7 +4,9 @@ options, so a bad value is the same one-line usage error everywhere."""
 import argparse
 
 from mooseng.client.cache import KINDS
-from mooseng.common.config import parse_size
+from mooseng.common.config import parse_labels, parse_size
+
+from .format import SECONDS
 
 
 def size(text: str) -> int:
@@ -36,6 +38,29 @@ def percent(text: str) -> float:
     if not 0 < value < 100:
         raise argparse.ArgumentTypeError(f"a percentage between 0 and 100, not {text}")
     return value
+
+
+def duration(text: str) -> float:
+    """'90s', '30m', '12h', '7d' (or plain seconds) -> seconds."""
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in SECONDS else (text, "s")
+    try:
+        value = float(number) * SECONDS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 30m, 12h, 7d)") \
+            from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a duration longer than 0, not {text!r}")
+    return value
+
+
+def label(text: str) -> tuple[str, str]:
+    try:
+        (pair,) = parse_labels([text]).items() or [None]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if pair is None:
+        raise argparse.ArgumentTypeError(f"not a label: {text!r} (use KEY=VALUE, e.g. rack=r1)")
+    return pair
 
 
 def port(text: str) -> int:

@@ -3,6 +3,7 @@
 import time
 
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def human_size(n: int) -> str:
@@ -19,6 +20,14 @@ def human_time(ts: float) -> str:
     if not ts:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def human_duration(seconds: float) -> str:
+    """604800 -> '7d', 90 -> '90s': the largest unit that divides it."""
+    for unit in ("d", "h", "m"):
+        if seconds >= SECONDS[unit] and seconds % SECONDS[unit] == 0:
+            return f"{int(seconds // SECONDS[unit])}{unit}"
+    return f"{seconds:g}s"
 
 
 def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:

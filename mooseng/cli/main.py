@@ -14,8 +14,8 @@ from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
 from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
 
-from . import bench, bench_history, cache, cluster, dashboard, fs
-from .argtypes import cache_ttl, count, percent, port, positive
+from . import bench, bench_history, cache, classes, cluster, dashboard, fs
+from .argtypes import cache_ttl, count, duration, label, percent, port, positive
 from .errors import describe
 
 DEFAULT_MASTER = "127.0.0.1:9421"
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="serve this command's client metrics on 127.0.0.1:PORT while it "
                              f"runs (e.g. {cache.DEFAULT_CLIENT.rsplit(':', 1)[1]} for a "
                              "benchmark; see mooseng cache stats)")
+
+    common.add_argument("--label", type=label, action="append", default=argparse.SUPPRESS,
+                        metavar="KEY=VALUE", help="where this client is (e.g. rack=r1), for "
+                        "the locality-aware allocation policy; repeatable")
 
     parser = argparse.ArgumentParser(prog="mooseng", parents=[common],
                                      description="MooseNG administration and file commands.")
@@ -156,7 +160,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("goal", metavar="N", type=positive)
     p.add_argument("path", metavar="PATH")
     p.add_argument("-r", dest="recursive", action="store_true", help="apply to a whole subtree")
+    p = command(fs_commands, "setclass", classes.setclass, "set the storage class (new files "
+                "in a directory inherit it)")
+    p.add_argument("name", metavar="CLASS")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("-r", dest="recursive", action="store_true", help="apply to a whole subtree")
+    _classes(commands, command)
+    p = command(admin_commands, "allocation-policy", classes.allocation_policy,
+                "show the cluster-wide allocation policy of new chunks, or set it")
+    p.add_argument("name", metavar="NAME", nargs="?",
+                   help="least-used (the default), round-robin, random or locality-aware")
+    p = command(admin_commands, "placement", classes.placement, "where every copy of a file's "
+                "chunks is and whether it satisfies the storage class")
+    p.add_argument("path", metavar="PATH")
     return parser
+
+
+def _classes(commands, command) -> None:
+    parser = commands.add_parser("class", help="storage classes: copies and where they go",
+                                 description="storage classes: copies and where they go. A "
+                                 "copy is placed by a label constraint: '*' (any server) or "
+                                 "key=value terms joined by '&'; N*constraint for N alike "
+                                 "copies, e.g. `mooseng class create hot 2*tier=ssd`")
+    kinds = parser.add_subparsers(dest="class_command", metavar="CLASS_COMMAND", required=True)
+    for name, func, text in (("create", classes.create, "define a new class"),
+                             ("modify", classes.modify, "change a class (its files follow: "
+                                                        "their copies are moved)")):
+        p = command(kinds, name, func, text)
+        p.add_argument("name", metavar="NAME")
+        p.add_argument("copies", metavar="COPY", nargs="+",
+                       help="label constraint of a copy, N*constraint for N copies")
+        p.add_argument("--archive-to", metavar="CLASS",
+                       help="class that files not modified for --archive-after move to")
+        p.add_argument("--archive-after", type=duration, metavar="TIME",
+                       help="e.g. 7d, 12h, 30m")
+    command(kinds, "list", classes.list_classes, "every class with its use")
+    for name, func, text in (("show", classes.show, "one class"),
+                             ("delete", classes.delete, "remove a class no file uses")):
+        command(kinds, name, func, text).add_argument("name", metavar="NAME")
 
 
 def _bench_history(kinds, command) -> None:
@@ -215,7 +256,8 @@ def main(argv=None) -> int:
     client = None if getattr(args, "no_master", False) else Client(
         master, timeout=getattr(args, "timeout", 30.0),
         metrics_port=getattr(args, "metrics_port", None),
-        cache=_cache_settings(args) if long_running else CacheSettings.off())
+        cache=_cache_settings(args) if long_running else CacheSettings.off(),
+        labels=dict(getattr(args, "label", [])))
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,

@@ -16,7 +16,7 @@ from .datapath import DataPath
 from .io import File, parse_mode
 from .master import MasterSession
 from .namespace import Namespace
-from .types import StatResult, server_dict, status_dict
+from .types import StatResult, class_dict, placement_dict, server_dict, status_dict
 from .watch import InvalidationWatcher
 
 _COPY_BLOCK = 8 * 1024 * 1024
@@ -34,10 +34,11 @@ class Client:
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
                  stall_timeout: float = 10.0, cache: CacheSettings | None = None,
-                 metrics_port: int | None = None):
+                 metrics_port: int | None = None, labels: dict[str, str] | None = None):
         """`cache`: metadata cache bounds and TTLs (CacheSettings(); a TTL of 0 turns that
         kind off). `metrics_port`: serve this client's metrics on 127.0.0.1 (0: any port,
-        see `metrics_address`)."""
+        see `metrics_address`). `labels`: where this client is (e.g. {"rack": "r1"}), for
+        the locality-aware allocation policy."""
         self.timeout = timeout
         self.registry = new_registry("client")
         self._channels = Channels()
@@ -45,9 +46,10 @@ class Client:
                                      address_map or (lambda address: address))
         settings = cache or CacheSettings()
         self._cache = MetadataCache(settings, CacheMetrics(self.registry))
-        self._ns = Namespace(self._master, self._cache)
+        self._ns = Namespace(self._master, self._cache, labels or {})
         self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout,
-                              on_commit=lambda inode: self._ns.changed(inode=inode))
+                              on_commit=lambda inode: self._ns.changed(inode=inode),
+                              labels=labels or {})
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mooseng-io")
         self._watcher = None
         if settings.entries and any(settings.ttl(kind) for kind in KINDS):
@@ -93,6 +95,42 @@ class Client:
     def setgoal(self, path: str, goal: int, recursive: bool = False) -> int:
         """Set the goal; returns how many files and directories changed."""
         return self._ns.setgoal(path, goal, recursive)
+
+    def setclass(self, path: str, name: str, recursive: bool = False) -> int:
+        """Give a file or directory a storage class (new files in a directory inherit it);
+        returns how many files and directories changed."""
+        return self._ns.setclass(path, name, recursive)
+
+    # ------------------------------------------------------------------ storage classes
+
+    def define_class(self, name: str, copies: list[str], archive_to: str = "",
+                     archive_after: float = 0.0, modify: bool = False) -> dict:
+        """Create (or with modify=True change) a class: `copies` are label constraints per
+        copy, `N*constraint` for N alike (e.g. ["2*tier=ssd"] or ["tier=ssd", "tier=hdd"])."""
+        spec = pb.StorageClassSpec(name=name, copies=copies, archive_to=archive_to,
+                                   archive_after_seconds=archive_after)
+        reply = self._master.call("DefineClass", pb.DefineClassRequest(spec=spec, modify=modify))
+        if modify:       # the goal of every file of the class may have changed
+            self._ns.changed("/")
+        return class_dict(reply)
+
+    def delete_class(self, name: str) -> None:
+        self._master.call("DeleteClass", pb.ClassRequest(name=name))
+
+    def classes(self) -> list[dict]:
+        return [class_dict(c) for c in self._master.call("ListClasses", pb.Empty()).classes]
+
+    def allocation_policy(self, name: str = "") -> dict:
+        """The cluster-wide allocation policy in force (after setting it to `name`, if given)
+        and the policies there are."""
+        reply = self._master.call("AllocationPolicy", pb.PolicyRequest(name=name))
+        return {"policy": reply.name, "choices": list(reply.choices)}
+
+    def placement(self, path: str) -> dict:
+        """Where every copy of a file's chunks is and which wanted copy it fills."""
+        path = paths.normalize(path)
+        reply = self._master.call("GetPlacement", pb.PathRequest(path=path))
+        return placement_dict(path, reply)
 
     # ------------------------------------------------------------------ data
 

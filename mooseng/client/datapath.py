@@ -42,9 +42,12 @@ class DataPath:
 
     def __init__(self, master: MasterSession, channels: Channels, timeout: float,
                  address_map: Callable[[str], str] | None = None, stall: float = 10.0,
-                 on_commit: Callable[[int], None] = lambda inode: None):
-        """`on_commit(inode)`: a new chunk version of the file was committed."""
+                 on_commit: Callable[[int], None] = lambda inode: None,
+                 labels: dict[str, str] | None = None):
+        """`on_commit(inode)`: a new chunk version of the file was committed. `labels`: where
+        the client is, for locality-aware placement."""
         self.master = master
+        self.labels = labels or {}
         self.on_commit = on_commit
         self.channels = channels
         self.timeout = timeout
@@ -85,7 +88,8 @@ class DataPath:
         for _ in range(_MAX_ATTEMPTS):
             try:
                 alloc, grant = grant or self.master.call("AllocateChunk", pb.AllocateChunkRequest(
-                    inode=inode, chunk_index=index, exclude_server_ids=exclude)), None
+                    inode=inode, chunk_index=index, exclude_server_ids=exclude,
+                    client_labels=self.labels)), None
             except MasterUnreachable:
                 raise
             except (Unavailable, ResourceExhausted) as error:

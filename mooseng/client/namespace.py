@@ -16,9 +16,10 @@ class Namespace:
     kind); `fresh=True` always asks the master (close-to-open). Changes made here are
     forgotten in the cache at once, before the master's event arrives."""
 
-    def __init__(self, master: MasterSession, cache: MetadataCache):
+    def __init__(self, master: MasterSession, cache: MetadataCache, labels: dict[str, str]):
         self.master = master
         self.cache = cache
+        self.labels = labels        # where the client is, for locality-aware placement
 
     def getattr(self, path: str, fresh: bool = False) -> pb.Attr:
         path = paths.normalize(path)
@@ -92,7 +93,7 @@ class Namespace:
         `exclusive`); with `allocate`, an empty file comes with a grant for its first chunk."""
         path = paths.normalize(path)
         request = pb.CreateRequest(path=path, exclusive=exclusive, goal=goal or 0,
-                                   allocate_first_chunk=allocate)
+                                   allocate_first_chunk=allocate, client_labels=self.labels)
         try:
             return self.master.call("Create", request)
         except AlreadyExists:
@@ -139,10 +140,17 @@ class Namespace:
         return StatResult.from_attr(destination, reply.attr)
 
     def setgoal(self, path: str, goal: int, recursive: bool = False) -> int:
+        return self._set_on_tree("SetGoal", pb.SetGoalRequest, path, recursive, goal=goal)
+
+    def setclass(self, path: str, name: str, recursive: bool = False) -> int:
+        return self._set_on_tree("SetClass", pb.SetClassRequest, path, recursive,
+                                 storage_class=name)
+
+    def _set_on_tree(self, method: str, request, path: str, recursive: bool, **value) -> int:
+        """SetGoal or SetClass: how many files and directories changed."""
         path = paths.normalize(path)
         try:
-            reply = self.master.call("SetGoal", pb.SetGoalRequest(
-                path=path, goal=goal, recursive=recursive))
+            reply = self.master.call(method, request(path=path, recursive=recursive, **value))
         finally:
             self.changed(path, subtree=recursive)
         return reply.changed

@@ -98,3 +98,20 @@ def status_dict(status: pb.ClusterStatus) -> dict:
                                 for state in ("online", "offline", "maintenance")} | \
         data["servers_by_state"]
     return data
+
+
+def class_dict(spec: pb.StorageClassSpec) -> dict:
+    return {"name": spec.name, "copies": list(spec.copies), "goal": len(spec.copies),
+            "archive_to": spec.archive_to, "archive_after": spec.archive_after_seconds,
+            "users": spec.users}
+
+
+def placement_dict(path: str, reply: pb.PlacementReply) -> dict:
+    return {"path": path, "storage_class": reply.attr.storage_class, "goal": reply.attr.goal,
+            "chunks": [{"index": c.chunk_index, "chunk_id": c.chunk_id, "version": c.version,
+                        "wants": list(c.wants), "status": c.status,
+                        "copies": [{"server_id": p.server_id, "address": p.address,
+                                    "labels": dict(sorted(p.labels.items())),
+                                    "state": _STATES.get(p.state, "unknown"),
+                                    "satisfies": p.satisfies} for p in c.copies]}
+                       for c in reply.chunks]}

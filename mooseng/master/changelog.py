@@ -18,6 +18,7 @@ import threading
 import zlib
 
 from mooseng.common.errors import InvalidArgument
+from mooseng.common.classes import StorageClass
 from mooseng.master.namespace import Namespace
 
 SNAPSHOT = "metadata.snapshot"
@@ -42,13 +43,24 @@ def apply(state: Namespace, entry: dict):
     elif op == "mkdir":
         result = state.mkdir(entry["path"], entry["parents"], t)
     elif op == "create":
-        result = state.create(entry["path"], entry["goal"], entry["exclusive"], t)
+        result = state.create(entry["path"], entry["goal"], entry["exclusive"], t,
+                              entry.get("storage_class", ""))
     elif op == "remove":
         result = state.remove(entry["path"], entry["recursive"], t)
     elif op == "rename":
         result = state.rename(entry["src"], entry["dst"], t)
     elif op == "setgoal":
         result = state.set_goal(entry["path"], entry["goal"], entry["recursive"], t)
+    elif op == "setclass":
+        result = state.set_class(entry["path"], entry["storage_class"], entry["recursive"], t)
+    elif op in ("class_create", "class_modify"):
+        result = state.define_class(StorageClass(entry["name"], tuple(entry["copies"]),
+                                                 entry["archive_to"], entry["archive_after"]),
+                                    replace=op == "class_modify")
+    elif op == "class_delete":
+        result = state.delete_class(entry["name"])
+    elif op == "policy":
+        result = state.set_policy(entry["name"])
     elif op == "commit":
         result = state.commit_chunk(entry["inode"], entry["index"], entry["chunk_id"],
                                     entry["version"], entry["length"], entry["file_size"],

@@ -18,6 +18,7 @@ import random
 import threading
 import time
 
+from mooseng.common import classes
 from mooseng.common.errors import (InvalidArgument, MooseNGError, NotFound, NotLeader,
                                    ResourceExhausted, Unavailable)
 from mooseng.common.log import kv
@@ -26,6 +27,8 @@ from mooseng.master.changelog import Changelog, apply, recover, state_json, writ
 from mooseng.master.invalidation import EVERYTHING, Hub, chunk_event, events_for
 from mooseng.master.namespace import DIRECTORY, Inode, Namespace
 from mooseng.master.placement import MAINTENANCE, OFFLINE, ONLINE, Candidate
+from mooseng.master.repair import Repair
+from mooseng.master.storage_admin import StorageAdmin
 
 log = logging.getLogger("mooseng.master")
 
@@ -45,6 +48,7 @@ class AttrView:
     ctime: float
     nlink: int
     name: str
+    storage_class: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +108,10 @@ class Settings:
     offline_timeout: float = 10.0
     replication_limit: int = 4
     snapshot_every: int = 10000
+    move_rate: float = 50e6         # bytes/s of copies moved for storage classes
 
 
-class MasterCore:
+class MasterCore(StorageAdmin, Repair):
     def __init__(self, settings: Settings, clock=time.monotonic, wall=time.time,
                  invalidations: Hub | None = None):
         self.settings = settings
@@ -127,6 +132,9 @@ class MasterCore:
         # (chunk, target) -> (issued at, source): replications not yet reported in `added`
         self.replicating: dict[tuple[int, str], tuple[float, str]] = {}
         self.replications_issued = 0
+        self.moves = (0, 0)             # copies moved for storage classes, and their bytes
+        self._moving: dict[tuple[int, str], int] = {}   # (chunk, target) -> bytes in flight
+        self._move_budget = (0.0, 0.0)  # bytes that may still be moved, as of (monotonic)
         self._changes = 0         # bumped on every change of copies, server states, timers
         # goal accounting kept chunk by chunk: status of every chunk of the metadata, how many
         # chunks have each status, and the chunks to look at again (copies or servers changed)
@@ -143,6 +151,8 @@ class MasterCore:
         self._lock_fd = -1
         self._snapshot_thread: threading.Thread | None = None
         self._rng = random.Random()
+        self._turn = 0                  # new chunks placed: the round-robin position
+        self._next_archive = 0.0        # monotonic time of the next archive pass
         self.started = clock()
 
     # ------------------------------------------------------------------ life cycle
@@ -313,7 +323,7 @@ class MasterCore:
         """Apply one entry to the state and tell the watching clients what it made stale."""
         op = entry["op"]
         args = {k: v for k, v in entry.items() if k not in ("op", "t")}
-        was_dir = op in ("remove", "rename", "setgoal") and self._is_dir(
+        was_dir = op in ("remove", "rename", "setgoal", "setclass") and self._is_dir(
             args.get("path") or args["src"])
         result = apply(self.state, dict(entry, v=version))
         self.invalidations.publish(events_for(op, args, was_dir))
@@ -367,9 +377,9 @@ class MasterCore:
     def _view(self, node: Inode) -> AttrView:
         nlink = (2 + sum(1 for c in node.children.values() if self.state.inodes[c].is_dir)
                  if node.is_dir else 1)
-        return AttrView(node.inode, node.type, node.size,
-                        self.state.effective_goal(node, self.settings.default_goal),
-                        node.mtime, node.ctime, nlink, node.name)
+        goal, storage_class = self.state.effective(node, self.settings.default_goal)
+        return AttrView(node.inode, node.type, node.size, goal, node.mtime, node.ctime, nlink,
+                        node.name, storage_class)
 
     def _valid_holders(self, chunk_id: int, version: int, states=(ONLINE, MAINTENANCE)):
         holders = []
@@ -414,8 +424,10 @@ class MasterCore:
         def check():
             if goal:
                 self._check_goal(goal)
-            return {"goal": goal or self.state.goal_for_new_file(path,
-                                                                 self.settings.default_goal)}
+                return {"goal": goal}
+            inherited, storage_class = self.state.inherited(path, self.settings.default_goal)
+            return {"goal": inherited, **({"storage_class": storage_class}
+                                          if storage_class else {})}
         return self._write("create", self._view, check, path=path, exclusive=exclusive)
 
     def remove(self, path: str, recursive: bool) -> int:
@@ -470,8 +482,10 @@ class MasterCore:
             return self._view(node), places
         return self._read(build)
 
-    def allocate(self, inode: int, index: int, exclude: list[str]) -> Allocation:
-        """A new version (and for a new chunk, a new id) plus the chain to write it to."""
+    def allocate(self, inode: int, index: int, exclude: list[str],
+                 near: dict[str, str] | None = None) -> Allocation:
+        """A new version (and for a new chunk, a new id) plus the chain to write it to; `near`
+        holds the writing client's labels."""
         excluded = set(exclude)
         with self.lock:
             node = self.state.get_file(inode)
@@ -488,8 +502,18 @@ class MasterCore:
                 (version,) = self._next_ids(1)
                 base, length = chunk.version, chunk.length
             else:
-                chosen = placement.choose(self.candidates().values(), node.goal, excluded,
-                                          minimum=1, rng=self._rng)
+                wants = self.state.copies_of(node)
+                if node.storage_class:
+                    self._check_copies(self.state.storage_class(node.storage_class))
+                chosen = placement.choose_for(self.candidates().values(), wants, excluded,
+                                              rng=self._rng, policy=self.state.policy,
+                                              turn=self._turn, near=near)
+                self._turn += 1
+                if not chosen:
+                    placement.choose(self.candidates().values(), 1, excluded, minimum=1)
+                    raise ResourceExhausted(
+                        f"no online chunk server satisfies a copy of {classes.describe(wants)}"
+                        ": those that would are offline, in maintenance or excluded")
                 chain = [self.servers[sid] for sid in chosen]
                 chunk_id, version = self._next_ids(2)
                 base, length = 0, 0
@@ -595,6 +619,9 @@ class MasterCore:
             for chunk_id, version in added:
                 self._add_copy(chunk_id, server_id, version)
                 self.replicating.pop((chunk_id, server_id), None)
+                size = self._moving.pop((chunk_id, server_id), None)
+                if size is not None:
+                    self.moves = (self.moves[0] + 1, self.moves[1] + size)
             for chunk_id, version in list(removed) + list(damaged):
                 self._drop_copy(chunk_id, server_id, version)
             for chunk_id, version in damaged:
@@ -625,128 +652,3 @@ class MasterCore:
     def address_of(self, server_id: str) -> str:
         server = self.servers.get(server_id)
         return server.address if server else ""
-
-    # ------------------------------------------------------------------ background work
-
-    def _chunk_views(self) -> list[goals.ChunkView]:
-        views = []
-        for chunk_id, chunk in self.state.chunks.items():
-            goal = self.state.inodes[chunk.inode].goal
-            views.append(goals.ChunkView(chunk_id, chunk.version, goal,
-                                         self.copies.get(chunk_id, {})))
-        for chunk_id, held in self.copies.items():
-            if chunk_id not in self.state.chunks:
-                views.append(goals.ChunkView(chunk_id, 0, 0, held))
-        return views
-
-    def _lease_versions(self) -> dict[int, set[int]]:
-        versions: dict[int, set[int]] = {}
-        for lease in self.leases.values():
-            versions.setdefault(lease.chunk_id, set()).add(lease.version)
-        if self._inheriting():
-            # the previous leader's write leases died with it: spare every copy newer than
-            # what is committed, it may belong to a write in flight
-            for chunk_id, held in self.copies.items():
-                chunk = self.state.chunks.get(chunk_id)
-                committed = chunk.version if chunk else 0
-                newer = {v for vs in held.values() for v in vs if v > committed}
-                if newer:
-                    versions.setdefault(chunk_id, set()).update(newer)
-        return versions
-
-    def _inheriting(self) -> bool:
-        return self.clock() < self._inherited_until
-
-    def counts(self) -> goals.Plan:
-        """Under/over/missing counts, always current but cheap: only the chunks whose metadata,
-        copies or servers changed since the last call are classified again."""
-        with self.lock:
-            state = self.state
-            if self._recount:
-                self._recount = False
-                self._status.clear()
-                self._tally.clear()
-                dirty = set(state.chunks)
-            else:
-                dirty = self._dirty | state.changed_chunks
-            self._dirty, state.changed_chunks = set(), set()
-            for chunk_id in dirty:
-                old = self._status.pop(chunk_id, None)
-                if old:
-                    self._tally[old] -= 1
-                chunk = state.chunks.get(chunk_id)
-                if chunk is None:
-                    continue
-                view = goals.ChunkView(chunk_id, chunk.version, state.inodes[chunk.inode].goal,
-                                       self.copies.get(chunk_id, {}))
-                status = goals.classify(view.goal, len(goals.valid_copies(view, self.servers)))
-                self._status[chunk_id] = status
-                self._tally[status] += 1
-            return goals.Plan(chunks=len(self._status), undergoal=self._tally[goals.UNDERGOAL],
-                              overgoal=self._tally[goals.OVERGOAL],
-                              missing=self._tally[goals.MISSING])
-
-    def in_grace(self) -> bool:
-        """Right after start or promotion, chunk servers are still registering: change nothing
-        yet, and do not call a chunk without known copies lost."""
-        return self.clock() - self.started < 2 * self.settings.heartbeat_interval + 2.0
-
-    def replication_timeout(self) -> float:
-        return max(5.0, 10 * self.settings.heartbeat_interval)
-
-    def tick(self) -> goals.Plan:
-        """Mark silent servers offline, expire leases and replications, queue commands."""
-        now = self.clock()
-        settings = self.settings
-        with self.lock:
-            for server in self.servers.values():
-                if server.online and not server.maintenance \
-                        and now - server.last_seen > settings.offline_timeout:
-                    server.online = False
-                    self._server_changed(server)
-                    log.warning("chunk server offline: no heartbeat",
-                                extra=kv(server=server.server_id, address=server.address,
-                                         silent_seconds=round(now - server.last_seen, 1)))
-            for lease_id in [i for i, l in self.leases.items() if l.expires < now]:
-                del self.leases[lease_id]
-                self._changed()
-            timeout = self.replication_timeout()
-            for key in [k for k, v in self.replicating.items() if now - v[0] > timeout]:
-                del self.replicating[key]
-                self._changed()
-            if self._acted_key == self._key() or now < self._next_plan:
-                return self.counts()
-            began = time.perf_counter()
-            replicating: dict[int, set[str]] = {}
-            busy: dict[str, int] = {}
-            for (chunk_id, target), (_, source) in self.replicating.items():
-                replicating.setdefault(chunk_id, set()).add(target)
-                busy[target] = busy.get(target, 0) + 1
-                busy[source] = busy.get(source, 0) + 1
-            result = goals.plan(self._chunk_views(), self.candidates(),
-                                leases=self._lease_versions(), replicating=replicating,
-                                busy=busy, limit=settings.replication_limit,
-                                act=self.certain() and not self.in_grace(), rng=self._rng)
-            for action in result.actions:
-                server = self.servers[action.server_id]
-                server.commands.append(action)
-                if action.type == goals.DELETE:
-                    self._drop_copy(action.chunk_id, action.server_id, action.version)
-                    self.invalidations.publish([chunk_event(action.chunk_id)])
-                else:
-                    self.replicating[(action.chunk_id, action.server_id)] = (now,
-                                                                            action.sources[0])
-                    self.replications_issued += 1
-                log.debug("command queued", extra=kv(
-                    command=action.type, chunk=action.chunk_id, version=action.version,
-                    server=action.server_id, reason=action.reason))
-            if result.actions:
-                kinds = [a.type for a in result.actions]
-                log.info("repair pass", extra=kv(
-                    replicate=kinds.count(goals.REPLICATE), delete=kinds.count(goals.DELETE),
-                    undergoal=result.undergoal, overgoal=result.overgoal,
-                    missing=result.missing))
-            self._acted_key = self._key()
-            # a big chunk map makes a pass expensive: keep passes to <= ~10 % of the time
-            self._next_plan = now + 9 * (time.perf_counter() - began)
-            return self.counts()

@@ -2,7 +2,10 @@
 missing chunks and decide which copies to make or drop. Pure: the master executes the result.
 
 A copy is valid when it has the chunk's current version and sits on an ONLINE or MAINTENANCE
-server (maintenance is not a loss). Versions of an unexpired write lease are never deleted
+server (maintenance is not a loss). With a storage class, each copy has a label constraint:
+a chunk with enough copies of which some sit on servers its class does not allow is
+misplaced; the planner copies it to allowed servers and only then drops the misplaced copies,
+so a class change never lowers the number of copies. Versions of an unexpired write lease are never deleted
 (a write is in flight); other versions are stale and deleted, unless the chunk has no valid
 copy left (then an old copy may be all that remains of the data).
 """
@@ -13,6 +16,7 @@ import dataclasses
 import random
 from typing import Collection, Iterable, Mapping
 
+from mooseng.common import classes
 from mooseng.master import placement
 from mooseng.master.placement import MAINTENANCE, ONLINE, Candidate
 
@@ -21,6 +25,7 @@ DELETE = "delete"
 
 # what a chunk of the metadata is, by its valid copies
 AT_GOAL, UNDERGOAL, OVERGOAL, MISSING = "at goal", "undergoal", "overgoal", "missing"
+MISPLACED = "misplaced"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +34,10 @@ class ChunkView:
     version: int                 # current committed version; 0 = not in the metadata
     goal: int
     copies: Mapping[str, Collection[int]]   # server_id -> versions of the copies it holds
+    wants: tuple[str, ...] = ()             # one label constraint per copy; () = goal x any
+
+    def constraints(self) -> tuple[str, ...]:
+        return self.wants or classes.plain(self.goal)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Plan:
     undergoal: int = 0
     overgoal: int = 0
     missing: int = 0
+    misplaced: int = 0
     actions: list[Action] = dataclasses.field(default_factory=list)
 
 
@@ -61,12 +71,23 @@ def valid_copies(chunk: ChunkView, servers: Mapping) -> list[str]:
     return valid
 
 
-def classify(goal: int, valid: int) -> str:
-    """AT_GOAL, UNDERGOAL, OVERGOAL or MISSING for a chunk with `valid` valid copies."""
+def placed(chunk: ChunkView, holders: Collection[str], servers: Mapping) -> dict[int, str]:
+    """{copy index: server id}: which of the chunk's wanted copies `holders` satisfy."""
+    wants = chunk.constraints()
+    if all(want == classes.ANY for want in wants):
+        return dict(enumerate(sorted(holders)[:len(wants)]))
+    return classes.assign(wants, {sid: servers[sid].labels for sid in holders if sid in servers})
+
+
+def classify(goal: int, valid: int, satisfied: int | None = None) -> str:
+    """AT_GOAL, UNDERGOAL, OVERGOAL, MISPLACED or MISSING for a chunk with `valid` valid copies
+    of which `satisfied` (default: all up to the goal) sit where its class wants them."""
     if not valid:
         return MISSING
     if valid < goal:
         return UNDERGOAL
+    if satisfied is not None and satisfied < goal:
+        return MISPLACED
     return OVERGOAL if valid > goal else AT_GOAL
 
 
@@ -99,7 +120,8 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
             continue
         result.chunks += 1
         valid = valid_copies(chunk, servers)
-        status = classify(chunk.goal, len(valid))
+        where = placed(chunk, valid, servers)
+        status = classify(chunk.goal, len(valid), len(where))
         if status == MISSING:
             result.missing += 1
             continue
@@ -109,21 +131,28 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                         and state(sid) == ONLINE:
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
                                                  reason="stale version"))
-        if status == UNDERGOAL:
-            result.undergoal += 1
+        if status in (UNDERGOAL, MISPLACED):
+            if status == UNDERGOAL:
+                result.undergoal += 1
+            else:
+                result.misplaced += 1
             if act:
                 result.actions.extend(_replicate(chunk, valid, servers, replicating, load,
                                                  limit, rng))
-        elif status == OVERGOAL:
+        if status == OVERGOAL:
             result.overgoal += 1
-            if act:
-                # keep `goal` copies on ONLINE servers: a maintenance copy may go away soon
-                online = [sid for sid in valid if state(sid) == ONLINE]
-                online.sort(key=lambda sid: (servers[sid].load(), sid), reverse=True)
-                extra = min(len(valid), len(online)) - chunk.goal
-                for sid in online[:max(0, extra)]:
-                    result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
-                                                 reason="over goal"))
+        if act and len(where) == chunk.goal and len(valid) > chunk.goal:
+            # every wanted copy is in place: drop the others, keeping `goal` copies on ONLINE
+            # servers (a maintenance copy may go away soon)
+            online = [sid for sid in valid if state(sid) == ONLINE]
+            spare = [sid for sid in online if sid not in where.values()]
+            spare.sort(key=lambda sid: (servers[sid].load(), sid), reverse=True)
+            extra = min(len(valid), len(online)) - chunk.goal
+            wants = chunk.constraints()
+            for sid in spare[:max(0, extra)]:
+                allowed = any(classes.matches(w, servers[sid].labels) for w in wants)
+                result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
+                                             reason="over goal" if allowed else "misplaced"))
     return result
 
 
@@ -135,17 +164,21 @@ def _each(chunk: ChunkView) -> list[tuple[str, int]]:
 def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candidate],
                replicating: Mapping[int, set[str]], load: dict[str, int], limit: int,
                rng: random.Random | None) -> list[Action]:
+    """Copies for the wanted copies that neither a valid copy nor a replication in flight
+    satisfies, each on a server its constraint allows."""
     in_flight = replicating.get(chunk.chunk_id, set())
-    needed = chunk.goal - len(valid) - len(in_flight)
-    if needed <= 0:
+    wants = chunk.constraints()
+    where = placed(chunk, list(valid) + sorted(in_flight - set(valid)), servers)
+    missing = [want for i, want in enumerate(wants) if i not in where]
+    if not missing:
         return []
     sources = list(valid)     # ONLINE first; a server in maintenance can still serve a copy
     sources.sort(key=lambda sid: (servers[sid].state != ONLINE, load.get(sid, 0), sid))
     if not sources or load.get(sources[0], 0) >= limit:
         return []
     candidates = [s for s in servers.values() if load.get(s.server_id, 0) < limit]
-    targets = placement.choose(candidates, needed,
-                               exclude=set(chunk.copies) | set(in_flight), minimum=0, rng=rng)
+    targets = placement.choose_for(candidates, missing, exclude=set(chunk.copies) | in_flight,
+                                   rng=rng)
     actions = []
     for target in targets:
         sources.sort(key=lambda sid: (servers[sid].state != ONLINE, load.get(sid, 0), sid))
@@ -154,5 +187,6 @@ def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candida
         load[sources[0]] = load.get(sources[0], 0) + 1
         load[target] = load.get(target, 0) + 1
         actions.append(Action(REPLICATE, target, chunk.chunk_id, chunk.version,
-                              sources=tuple(sources), reason="under goal"))
+                              sources=tuple(sources),
+                              reason="under goal" if len(valid) < chunk.goal else "misplaced"))
     return actions

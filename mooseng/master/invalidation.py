@@ -49,8 +49,10 @@ def events_for(op: str, args: dict, was_dir: bool) -> list[pb.Invalidation]:
         return [path_event(args["path"], was_dir)]
     if op == "rename":
         return [path_event(args["src"], was_dir), path_event(args["dst"], was_dir)]
-    if op == "setgoal":
+    if op in ("setgoal", "setclass"):
         return [path_event(args["path"], was_dir and args["recursive"])]
+    if op == "class_modify":       # every file of the class may have a new goal
+        return [path_event("/", True)]
     if op in ("commit", "truncate"):
         return [inode_event(args["inode"])]
     return []

@@ -23,6 +23,8 @@ class MasterConfig:
     default_goal: int = setting(2, "copies of each chunk for files without an explicit goal")
     snapshot_every: int = setting(10000, "write a metadata snapshot every N changelog entries")
     replication_limit: int = setting(4, "max concurrent replications per chunk server")
+    move_rate: float = setting(50.0, "MB/s of copies the master moves to where their storage "
+                                     "class wants them (lost copies are restored unlimited)")
     log_level: str = setting("info", "debug, info, warning or error")
     etcd: str = setting("", "etcd members HOST:PORT[,HOST:PORT...] for several masters with "
                             "one leader; empty: a single master with its local changelog")
@@ -50,6 +52,8 @@ def validate(config: MasterConfig) -> MasterConfig:
     if config.etcd:
         from mooseng.master.etcd import check_setting
         check_setting(config.etcd)
+    if not config.move_rate > 0:
+        raise ConfigError("bad value for 'move_rate': must be more than 0 MB/s")
     if config.lease_ttl < 1:
         raise ConfigError("bad value for 'lease_ttl': etcd leases are whole seconds, at least 1")
     cfg.check_log_level(config.log_level)

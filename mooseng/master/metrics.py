@@ -21,6 +21,9 @@ class MasterMetrics:
         self.overgoal = prom.Gauge("mooseng_master_chunks_overgoal",
                                    "Chunks with more valid copies than their goal",
                                    registry=registry)
+        self.misplaced = prom.Gauge("mooseng_master_chunks_misplaced",
+                                    "Chunks with enough copies, some on servers their storage "
+                                    "class does not allow", registry=registry)
         self.missing = prom.Gauge("mooseng_master_chunks_missing",
                                   "Chunks with no valid copy (unreadable)", registry=registry)
         self.chunkservers = prom.Gauge("mooseng_master_chunkservers",
@@ -28,6 +31,12 @@ class MasterMetrics:
                                        registry=registry)
         self.replications = prom.Counter("mooseng_master_replications",
                                          "Replication commands issued", registry=registry)
+        self.moves = prom.Counter("mooseng_master_moves",
+                                  "Copies moved to where their storage class wants them",
+                                  registry=registry)
+        self.moved_bytes = prom.Counter("mooseng_master_moved_bytes",
+                                        "Bytes of the copies moved for storage classes",
+                                        registry=registry)
         self.changelog_version = prom.Gauge("mooseng_master_changelog_version",
                                             "Last applied changelog entry", registry=registry)
         self.files = prom.Gauge("mooseng_master_files", "Files in the namespace",

@@ -13,6 +13,9 @@ import heapq
 from mooseng import CHUNK_SIZE, NAME_MAX, PATH_MAX, ROOT_INODE
 from mooseng.common.errors import (AlreadyExists, FailedPrecondition, InvalidArgument,
                                    NotFound)
+from mooseng.common import classes
+from mooseng.common.classes import StorageClass
+from mooseng.master import placement
 
 FILE = "file"
 DIRECTORY = "directory"
@@ -30,6 +33,7 @@ class Inode:
     size: int = 0
     children: dict[str, int] = dataclasses.field(default_factory=dict)   # directories
     chunks: dict[int, int] = dataclasses.field(default_factory=dict)     # files: index -> id
+    storage_class: str = ""   # set with the goal it implies; "" = a plain goal
 
     @property
     def is_dir(self) -> bool:
@@ -83,6 +87,8 @@ class Namespace:
         self.chunk_size = chunk_size
         self.files = 0
         self.directories = 1
+        self.classes: dict[str, StorageClass] = {}
+        self.policy = placement.LEAST_USED     # allocation policy, cluster-wide
         # ids of chunks whose version, goal or existence changed; the master's goal accounting
         # takes them (not part of the metadata: a recovered state is accounted in full)
         self.changed_chunks: set[int] = set()
@@ -112,24 +118,44 @@ class Namespace:
             node = self.inodes[node.parent]
         return join(parts[::-1])
 
-    def effective_goal(self, node: Inode, default: int) -> int:
-        """A file's goal, or for a directory the goal its new files get."""
+    def effective(self, node: Inode, default: int) -> tuple[int, str]:
+        """A file's goal and storage class, or for a directory those its new files get."""
         while True:
             if node.goal:
-                return node.goal
+                return node.goal, node.storage_class
             if node.inode == ROOT_INODE:
-                return default
+                return default, ""
             node = self.inodes[node.parent]
 
-    def goal_for_new_file(self, path: str, default: int) -> int:
+    def inherited(self, path: str, default: int) -> tuple[int, str]:
+        """The goal and storage class a new file at `path` gets from its directory."""
         parts = split_path(path)
         if not parts:
-            return default
+            return default, ""
         try:
             parent = self._walk(parts[:-1])
         except NotFound:
-            return default
-        return self.effective_goal(parent, default) if parent.is_dir else default
+            return default, ""
+        return self.effective(parent, default) if parent.is_dir else (default, "")
+
+    def copies_of(self, node: Inode) -> tuple[str, ...]:
+        """One label constraint per copy a file's chunks should have."""
+        if node.storage_class in self.classes:
+            return self.classes[node.storage_class].copies
+        return classes.plain(node.goal)
+
+    def storage_class(self, name: str) -> StorageClass:
+        found = self.classes.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.classes)) or "none defined"
+            raise NotFound(f"no storage class {name!r} (known: {known}; create it with "
+                           "`mooseng class create`)")
+        return found
+
+    def class_users(self, name: str) -> int:
+        """Files and directories that have the class, and classes that archive into it."""
+        return (sum(1 for n in self.inodes.values() if n.storage_class == name)
+                + sum(1 for c in self.classes.values() if c.archive_to == name))
 
     def list_dir(self, path: str, start_after: str = "", limit: int = 1000) -> tuple[list[Inode],
                                                                                       bool]:
@@ -191,7 +217,8 @@ class Namespace:
             node = self._add(node, part, DIRECTORY, 0, t)
         return node
 
-    def create(self, path: str, goal: int, exclusive: bool, t: float) -> Inode:
+    def create(self, path: str, goal: int, exclusive: bool, t: float,
+               storage_class: str = "") -> Inode:
         parts = split_path(path)
         parent = self._parent(parts, path)
         existing = parent.children.get(parts[-1])
@@ -204,7 +231,11 @@ class Namespace:
             return node
         if goal < 1:
             raise InvalidArgument(f"goal must be at least 1, got {goal}")
-        return self._add(parent, parts[-1], FILE, goal, t)
+        if storage_class:
+            goal = len(self.storage_class(storage_class).copies)
+        node = self._add(parent, parts[-1], FILE, goal, t)
+        node.storage_class = storage_class
+        return node
 
     def remove(self, path: str, recursive: bool, t: float) -> list[int]:
         """Remove a file or directory; returns the ids of the chunks freed."""
@@ -259,21 +290,62 @@ class Namespace:
         return node, freed
 
     def set_goal(self, path: str, goal: int, recursive: bool, t: float) -> int:
-        """Returns how many inodes changed their goal."""
+        """Returns how many inodes changed their goal (a plain goal: no storage class)."""
         if goal < 1:
             raise InvalidArgument(f"goal must be at least 1, got {goal}")
-        node = self.lookup(path)
+        return self._set(self.lookup(path), goal, "", recursive, t)
+
+    def set_class(self, path: str, name: str, recursive: bool, t: float) -> int:
+        """Returns how many inodes changed their storage class."""
+        goal = len(self.storage_class(name).copies)
+        return self._set(self.lookup(path), goal, name, recursive, t)
+
+    def _set(self, node: Inode, goal: int, name: str, recursive: bool, t: float) -> int:
         changed = 0
         stack = [node]
         while stack:
             current = stack.pop()
-            if current.goal != goal:
-                current.goal, current.ctime = goal, t
+            if (current.goal, current.storage_class) != (goal, name):
+                current.goal, current.storage_class, current.ctime = goal, name, t
                 self.changed_chunks.update(current.chunks.values())
                 changed += 1
             if current.is_dir and recursive:
                 stack.extend(self.inodes[c] for c in current.children.values())
         return changed
+
+    def define_class(self, new: StorageClass, replace: bool) -> StorageClass:
+        """Create (replace=False) or modify a class; files of a modified class follow it."""
+        classes.check_name(new.name)
+        if replace:
+            self.storage_class(new.name)
+        elif new.name in self.classes:
+            raise AlreadyExists(f"storage class {new.name!r} already exists (change it with "
+                                "`mooseng class modify`)")
+        if new.archive_to:
+            if new.archive_to == new.name:
+                raise InvalidArgument(f"storage class {new.name!r} cannot archive into itself")
+            self.storage_class(new.archive_to)
+        self.classes[new.name] = new
+        for node in self.inodes.values():
+            if node.storage_class == new.name:
+                node.goal = len(new.copies)
+                self.changed_chunks.update(node.chunks.values())
+        return new
+
+    def set_policy(self, name: str) -> None:
+        if name not in placement.POLICIES:
+            raise InvalidArgument(f"unknown allocation policy {name!r}: choose from "
+                                  f"{', '.join(placement.POLICIES)}")
+        self.policy = name
+
+    def delete_class(self, name: str) -> None:
+        self.storage_class(name)
+        users = self.class_users(name)
+        if users:
+            raise FailedPrecondition(f"storage class {name!r} is in use by {users} files, "
+                                     "directories or archive rules: give them another class "
+                                     "first (`mooseng fs setclass`)")
+        del self.classes[name]
 
     def commit_chunk(self, inode: int, index: int, chunk_id: int, version: int, length: int,
                      file_size: int, truncate: bool, t: float) -> tuple[Inode, list[int]]:
@@ -371,7 +443,11 @@ class Namespace:
             "version": self.version, "reserved": self.reserved, "next_inode": self.next_inode,
             "chunk_size": self.chunk_size,
             "inodes": [[n.inode, n.type, n.parent, n.name, n.goal, n.mtime, n.ctime, n.size,
-                        sorted(n.chunks.items())] for n in self.inodes.values()],
+                        sorted(n.chunks.items()), n.storage_class]
+                       for n in self.inodes.values()],
+            "classes": [[c.name, list(c.copies), c.archive_to, c.archive_after]
+                        for c in self.classes.values()],
+            "policy": self.policy,
             "chunks": [[c.chunk_id, c.version, c.length, c.inode, c.index]
                        for c in self.chunks.values()],
         }
@@ -382,9 +458,13 @@ class Namespace:
         ns.version, ns.reserved, ns.next_inode = (data["version"], data["reserved"],
                                                   data["next_inode"])
         ns.inodes = {}
-        for ino, kind, parent, name, goal, mtime, ctime, size, chunks in data["inodes"]:
+        for ino, kind, parent, name, goal, mtime, ctime, size, chunks, *rest in data["inodes"]:
             ns.inodes[ino] = Inode(ino, kind, parent, name, goal, mtime, ctime, size,
-                                   chunks={int(i): c for i, c in chunks})
+                                   chunks={int(i): c for i, c in chunks},
+                                   storage_class=rest[0] if rest else "")
+        ns.classes = {name: StorageClass(name, tuple(copies), archive_to, archive_after)
+                      for name, copies, archive_to, archive_after in data.get("classes", [])}
+        ns.policy = data.get("policy", placement.LEAST_USED)
         for node in ns.inodes.values():
             if node.inode != ROOT_INODE:
                 ns.inodes[node.parent].children[node.name] = node.inode

@@ -43,7 +43,8 @@ class MasterServer:
             data_dir=config.data_dir, chunk_size=config.chunk_size,
             default_goal=config.default_goal, heartbeat_interval=config.heartbeat_interval,
             offline_timeout=config.offline_timeout, replication_limit=config.replication_limit,
-            snapshot_every=config.snapshot_every), invalidations=self.invalidations)
+            snapshot_every=config.snapshot_every, move_rate=config.move_rate * 1e6),
+            invalidations=self.invalidations)
         self.http = ObservabilityServer("master", "master", self.registry, self.checks,
                                         self.ready)
         self.grpc_server = None
@@ -55,6 +56,7 @@ class MasterServer:
         self._wake = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._replications_counted = 0
+        self._moves_counted = (0, 0)
         self.ha: Leadership | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -157,6 +159,7 @@ class MasterServer:
             try:
                 plan = self.core.tick()
                 self._update_gauges(plan)
+                self.core.archive()
             except Exception:  # the loop must survive a bug in one pass
                 log.exception("background pass failed")
             self._wake.wait(interval)
@@ -169,6 +172,7 @@ class MasterServer:
             for server in core.servers.values():
                 states[server.state] += 1
             issued = core.replications_issued
+            moved = core.moves
             metrics.replications_pending.set(len(core.replicating))
             metrics.changelog_version.set(core.state.version)
             metrics.files.set(core.state.files)
@@ -177,10 +181,14 @@ class MasterServer:
             metrics.chunkservers.labels(state).set(count)
         metrics.replications.inc(issued - self._replications_counted)
         self._replications_counted = issued
+        metrics.moves.inc(moved[0] - self._moves_counted[0])
+        metrics.moved_bytes.inc(moved[1] - self._moves_counted[1])
+        self._moves_counted = moved
         metrics.chunks.set(plan.chunks)
         metrics.undergoal.set(plan.undergoal)
         metrics.overgoal.set(plan.overgoal)
         metrics.missing.set(plan.missing)
+        metrics.misplaced.set(plan.misplaced)
 
     # ------------------------------------------------------------------ health
 
@@ -213,6 +221,10 @@ class MasterServer:
         if counts.undergoal:
             replication = Check("replication", "degraded",
                                 f"{counts.undergoal} chunks under goal")
+        elif counts.misplaced:
+            replication = Check("replication", "degraded",
+                                f"{counts.misplaced} chunks have copies where their storage "
+                                "class does not allow them")
         else:
             replication = Check("replication", "healthy",
                                 f"every chunk at goal or above ({counts.overgoal} over goal)")

@@ -14,9 +14,11 @@ from typing import Callable
 
 from mooseng import __version__
 from mooseng.common.observability import Check, overall
-from mooseng.common.errors import (MooseNGError, ResourceExhausted, Unavailable, abort,
-                                   servicer_errors)
-from mooseng.master import goals
+from mooseng.common.errors import (InvalidArgument, MooseNGError, ResourceExhausted,
+                                   Unavailable, abort, servicer_errors)
+from mooseng.common import classes
+from mooseng.master import goals, placement
+from mooseng.common.classes import StorageClass
 from mooseng.master.changelog import state_json
 from mooseng.master.core import Allocation, AttrView, MasterCore
 from mooseng.master.metrics import MasterMetrics
@@ -86,7 +88,8 @@ class MasterService(pb_grpc.MasterServicer):
         return pb.Attr(inode=view.inode,
                        type=pb.DIRECTORY if view.type == DIRECTORY else pb.FILE,
                        size=view.size, goal=view.goal, mtime=view.mtime, ctime=view.ctime,
-                       nlink=view.nlink, name=view.name, chunk_size=self.core.chunk_size)
+                       nlink=view.nlink, name=view.name, chunk_size=self.core.chunk_size,
+                       storage_class=view.storage_class)
 
     def GetSnapshot(self, request, context):  # noqa: N802 (gRPC API)
         try:
@@ -123,7 +126,8 @@ class MasterService(pb_grpc.MasterServicer):
         reply = pb.CreateReply(attr=self._attr(view))
         if request.allocate_first_chunk and view.size == 0:
             try:
-                reply.first_chunk.CopyFrom(_grant(self.core.allocate(view.inode, 0, [])))
+                reply.first_chunk.CopyFrom(_grant(self.core.allocate(
+                    view.inode, 0, [], dict(request.client_labels))))
             except (ResourceExhausted, Unavailable):
                 pass    # the file exists; the client's own AllocateChunk reports the reason
         return reply
@@ -166,7 +170,8 @@ class MasterService(pb_grpc.MasterServicer):
     @counted
     def AllocateChunk(self, request, context):
         return _grant(self.core.allocate(request.inode, request.chunk_index,
-                                         list(request.exclude_server_ids)))
+                                         list(request.exclude_server_ids),
+                                         dict(request.client_labels)))
 
     @servicer_errors
     @counted
@@ -194,6 +199,8 @@ class MasterService(pb_grpc.MasterServicer):
                 files=core.state.files, directories=core.state.directories,
                 chunks=counts.chunks, chunks_undergoal=counts.undergoal,
                 chunks_overgoal=counts.overgoal, chunks_missing=counts.missing,
+                chunks_misplaced=counts.misplaced, moves_done=core.moves[0],
+                moves_in_flight=core.moves_in_flight(), allocation_policy=core.state.policy,
                 servers_by_state=by_state,
                 capacity_bytes=sum(s.capacity for s in core.servers.values()),
                 used_bytes=sum(s.used for s in core.servers.values()),
@@ -243,6 +250,62 @@ class MasterService(pb_grpc.MasterServicer):
     def SetMaintenance(self, request, context):
         self.core.set_maintenance(request.server_id, request.enabled)
         return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def DefineClass(self, request, context):
+        spec = request.spec
+        new = StorageClass(classes.check_name(spec.name), classes.parse_copies(spec.copies),
+                           spec.archive_to, spec.archive_after_seconds)
+        if new.archive_after < 0 or bool(new.archive_to) != bool(new.archive_after):
+            raise InvalidArgument("an archive rule needs both the class to move to and a time "
+                                  "longer than 0 (e.g. --archive-to cold --archive-after 7d)")
+        return _spec(self.core.define_class(new, request.modify), 0)
+
+    @servicer_errors
+    @counted
+    def DeleteClass(self, request, context):
+        self.core.delete_class(request.name)
+        return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def ListClasses(self, request, context):
+        return pb.ListClassesReply(classes=[_spec(c, users)
+                                            for c, users in self.core.storage_classes()])
+
+    @servicer_errors
+    @counted
+    def SetClass(self, request, context):
+        changed = self.core.set_class(request.path, request.storage_class, request.recursive)
+        return pb.SetGoalReply(changed=changed)
+
+    @servicer_errors
+    @counted
+    def AllocationPolicy(self, request, context):
+        return pb.PolicyReply(name=self.core.allocation_policy(request.name),
+                              choices=placement.POLICIES)
+
+    @servicer_errors
+    @counted
+    def GetPlacement(self, request, context):
+        view, rows = self.core.placement(request.path)
+        return pb.PlacementReply(attr=self._attr(view), chunks=[
+            pb.ChunkPlacement(chunk_index=place[0], chunk_id=place[1], version=place[2],
+                              wants=wants, status=status, copies=[
+                                  pb.CopyPlacement(server_id=server.server_id,
+                                                   address=server.address,
+                                                   labels=server.labels,
+                                                   state=_STATE[server.state],
+                                                   satisfies=fills)
+                                  for server, fills in copies])
+            for place, wants, copies, status in rows])
+
+
+def _spec(storage_class: StorageClass, users: int) -> pb.StorageClassSpec:
+    return pb.StorageClassSpec(name=storage_class.name, copies=storage_class.copies,
+                               archive_to=storage_class.archive_to,
+                               archive_after_seconds=storage_class.archive_after, users=users)
 
 
 def _refs(refs) -> list[tuple[int, int]]:

@@ -104,6 +104,36 @@ class MasterStub:
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
                 response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
                 _registered_method=True)
+        self.DefineClass = channel.unary_unary(
+                '/mooseng.v1.Master/DefineClass',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.DefineClassRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.StorageClassSpec.FromString,
+                _registered_method=True)
+        self.DeleteClass = channel.unary_unary(
+                '/mooseng.v1.Master/DeleteClass',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.ClassRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListClasses = channel.unary_unary(
+                '/mooseng.v1.Master/ListClasses',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.ListClassesReply.FromString,
+                _registered_method=True)
+        self.SetClass = channel.unary_unary(
+                '/mooseng.v1.Master/SetClass',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.SetClassRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SetGoalReply.FromString,
+                _registered_method=True)
+        self.GetPlacement = channel.unary_unary(
+                '/mooseng.v1.Master/GetPlacement',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.PathRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.PlacementReply.FromString,
+                _registered_method=True)
+        self.AllocationPolicy = channel.unary_unary(
+                '/mooseng.v1.Master/AllocationPolicy',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.PolicyRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.PolicyReply.FromString,
+                _registered_method=True)
         self.WatchInvalidations = channel.unary_stream(
                 '/mooseng.v1.Master/WatchInvalidations',
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.WatchRequest.SerializeToString,
@@ -203,6 +233,42 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DefineClass(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteClass(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClasses(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetClass(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlacement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AllocationPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchInvalidations(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -289,6 +355,36 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.SetMaintenance,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.FromString,
                     response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'DefineClass': grpc.unary_unary_rpc_method_handler(
+                    servicer.DefineClass,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.DefineClassRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.StorageClassSpec.SerializeToString,
+            ),
+            'DeleteClass': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteClass,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.ClassRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'ListClasses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClasses,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.ListClassesReply.SerializeToString,
+            ),
+            'SetClass': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetClass,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SetClassRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.SetGoalReply.SerializeToString,
+            ),
+            'GetPlacement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlacement,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.PathRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.PlacementReply.SerializeToString,
+            ),
+            'AllocationPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.AllocationPolicy,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.PolicyRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.PolicyReply.SerializeToString,
             ),
             'WatchInvalidations': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchInvalidations,
@@ -679,6 +775,168 @@ class Master:
             '/mooseng.v1.Master/SetMaintenance',
             mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
             mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DefineClass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/DefineClass',
+            mooseng_dot_proto_dot_mooseng__pb2.DefineClassRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.StorageClassSpec.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteClass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/DeleteClass',
+            mooseng_dot_proto_dot_mooseng__pb2.ClassRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClasses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/ListClasses',
+            mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.ListClassesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetClass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/SetClass',
+            mooseng_dot_proto_dot_mooseng__pb2.SetClassRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.SetGoalReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlacement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/GetPlacement',
+            mooseng_dot_proto_dot_mooseng__pb2.PathRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.PlacementReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AllocationPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/AllocationPolicy',
+            mooseng_dot_proto_dot_mooseng__pb2.PolicyRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.PolicyReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -152,6 +152,7 @@ class Node(abc.ABC):
 
     name: str   # "master", "chunkserver-1", ...
     role: str   # "master" | "chunkserver"
+    labels: dict[str, str]   # chunk servers: the labels it was started with
 
     @property
     @abc.abstractmethod
@@ -320,6 +321,10 @@ class Cluster(abc.ABC):
     def dashboard(self) -> str:
         """Start `mooseng dashboard` for this cluster where the CLI runs (once; it shows the
         benchmark results the CLI stored) and return the URL a browser on this host opens."""
+
+    @abc.abstractmethod
+    def dashboard_log(self, tail: int) -> str:
+        """The last `tail` lines the dashboard logged; empty when none was started."""
 
     @abc.abstractmethod
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:

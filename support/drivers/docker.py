@@ -158,6 +158,9 @@ class DockerCluster(Cluster):
     def dashboard(self) -> str:
         return self._box().dashboard()
 
+    def dashboard_log(self, tail: int) -> str:
+        return self._box().dashboard_log(tail) if self._cli_box is not None else ""
+
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
         """In a container of its own without a network: only how it treats its settings
         counts, and it can disturb nothing."""

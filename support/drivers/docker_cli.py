@@ -86,6 +86,13 @@ class CliBox:
             self.dashboard_url = url
         return self.dashboard_url
 
+    def dashboard_log(self, tail: int) -> str:
+        if not self.dashboard_url:
+            return ""
+        _, out = self.container.exec_run(["tail", "-n", str(tail), "dashboard.log"],
+                                         workdir=HOME)
+        return out.decode(errors="replace")
+
     def remove(self) -> None:
         try:
             self.container.remove(force=True)

@@ -119,6 +119,12 @@ class LocalCluster(Cluster):
         self._dashboard_url = within(START_TIMEOUT, url, "the dashboard to listen")
         return self._dashboard_url
 
+    def dashboard_log(self, tail: int) -> str:
+        if not self._dashboard_url:
+            return ""
+        lines = (self.workdir / "dashboard.log").read_text(errors="replace").splitlines()
+        return "\n".join(lines[-tail:])
+
     def run_daemon(self, role: str, settings: list[Setting], timeout: float) -> DaemonRun:
         home = Path(tempfile.mkdtemp(prefix=f"{role}-run-", dir=self.workdir))
         base = {"data_dir": str(home / "data"), "host": "127.0.0.1", "port": 0, "http_port": 0}

@@ -1,0 +1,285 @@
+"""Storage classes, tiers and the allocation policy: what the administrator sets through the
+CLI, and where the copies are found on the chunk servers' disks (not where the master says)."""
+
+import json
+import threading
+import time
+
+import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, greater_than
+
+from support.reporting import attach_text
+from support.waiting import within
+
+MiB = 1024 * 1024
+
+
+def _constraint(text: str) -> dict[str, str]:
+    """'tier=ssd,rack=r1' (or 'any') -> the labels a server must carry."""
+    if text.strip() in ("any", "*"):
+        return {}
+    return dict(term.strip().split("=", 1) for term in text.replace("&", ",").split(","))
+
+
+def _admin(world, *args: str) -> dict:
+    result = world.cli.run(*args, "--json")
+    assert result.exit_code == 0, f"the CLI failed:\n{result}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def _files_under(world, directory: str) -> list[str]:
+    return sorted(p for p in world.files if p.startswith(directory.rstrip("/") + "/"))
+
+
+def _misplacements(world, paths: list[str], wanted: list[dict[str, str]]) -> list[str]:
+    """Every chunk of `paths` whose copies on disk cannot be matched one to one with the wanted
+    label sets (by the labels each chunk server was started with)."""
+    on_disk = world.disk_copies()
+    labels = {node.name: node.labels for node in world.cluster.chunkservers}
+    wrong = []
+    for path in paths:
+        for chunk in world.client().stat(path).chunks:
+            holders = sorted(on_disk.get(chunk.chunk_id, []))
+            if len(holders) != len(wanted) or not _matches_one_to_one(
+                    [labels[h] for h in holders], wanted):
+                wrong.append(f"{path} chunk {chunk.index}: on "
+                             + ", ".join(f"{h} ({_shown(labels[h])})" for h in holders))
+    return wrong
+
+
+def _matches_one_to_one(have: list[dict], wanted: list[dict]) -> bool:
+    if not wanted:
+        return not have
+    first, rest = wanted[0], wanted[1:]
+    return any(all(h.get(k) == v for k, v in first.items())
+               and _matches_one_to_one(have[:i] + have[i + 1:], rest)
+               for i, h in enumerate(have))
+
+
+def _shown(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "no labels"
+
+
+# ---------------------------------------------------------------- classes and policies
+
+@given('the administrator created the storage class "{name:Q}" with the copies "{copies:Q}"')
+def step_created_class(context, name, copies):
+    _admin(context.world, "class", "create", name, *copies.split())
+
+
+@when('the administrator creates the storage class "{name:Q}" with the copies "{copies:Q}"')
+def step_create_class(context, name, copies):
+    context.world.cli.run("class", "create", name, *copies.split())
+
+
+@given('the administrator created the storage class "{name:Q}" with the copies "{copies:Q}" '
+       'that archives to "{target:Q}" after {seconds:d} seconds')
+def step_create_archiving_class(context, name, copies, target, seconds):
+    _admin(context.world, "class", "create", name, *copies.split(), "--archive-to", target,
+           "--archive-after", f"{seconds}s")
+
+
+@given("the administrator created these storage classes:")
+def step_create_classes(context):
+    for row in context.table:
+        _admin(context.world, "class", "create", row["class"], *row["copies"].split())
+
+
+@then('the cluster has no storage class "{name:Q}"')
+def step_no_class(context, name):
+    listed = [c["name"] for c in _admin(context.world, "class", "list")]
+    assert name not in listed, f"storage class {name} exists after all: {listed}"
+
+
+@then('the storage class "{name:Q}" still has the copies "{copies:Q}" and is used by {users:d}')
+def step_class_unchanged(context, name, copies, users):
+    shown = _admin(context.world, "class", "show", name)
+    wanted = [constraint for spec in copies.split()
+              for constraint in _expand(spec)]
+    assert_that((sorted(shown["copies"]), shown["users"]), equal_to((sorted(wanted), users)),
+                f"(copies, users) of storage class {name}")
+
+
+def _expand(spec: str) -> list[str]:
+    """'2*tier=ssd' -> ['tier=ssd', 'tier=ssd']"""
+    count, star, constraint = spec.partition("*")
+    return [constraint] * int(count) if star and count.isdigit() else [spec]
+
+
+@given('the allocation policy is "{policy:Q}"')
+def step_policy(context, policy):
+    answer = _admin(context.world, "admin", "allocation-policy", policy)
+    assert_that(answer["policy"], equal_to(policy))
+
+
+# ---------------------------------------------------------------- writing into a class
+
+@given('{count:d} files of {size:Size} written into the directory "{directory:Q}" of the storage '
+       'class "{name:Q}"')
+@when('a client writes {count:d} files of {size:Size} into the directory "{directory:Q}" of the '
+      'storage class "{name:Q}"')
+def step_write_into_class(context, count, size, directory, name):
+    world = context.world
+    world.mkdir(directory)
+    _admin(world, "fs", "setclass", name, directory)
+    for number in range(count):
+        world.write(f"{directory}/f{number:03d}.bin", world.new_payload(world.size(size)))
+    world.remembered["directory"] = directory
+    for path in _files_under(world, directory):
+        assert_that(world.client().stat(path).storage_class, equal_to(name),
+                    f"storage class {path} got from its directory")
+
+
+@when('a client on rack "{rack:Q}" writes {count:d} files of one chunk with goal {goal:d}')
+def step_write_from_rack(context, rack, count, goal):
+    world = context.world
+    client = world.client(name=f"client on {rack}", labels={"rack": rack})
+    world.mkdir("/spread")
+    for number in range(count):       # 64 KiB: one chunk whatever the chunk size
+        world.write(f"/spread/f{number:03d}.bin", world.new_payload(64 * 1024), goal=goal,
+                    client=client)
+    world.remembered["directory"] = "/spread"
+
+
+# ---------------------------------------------------------------- where the copies are
+
+@then('every copy of every chunk of those files is on a chunk server labelled as the class '
+      'wants: {wanted}')
+def step_copies_as_wanted(context, wanted):
+    world = context.world
+    sets = [_constraint(part) for part in wanted.split(";")]
+    wrong = _misplacements(world, _files_under(world, world.remembered["directory"]), sets)
+    assert not wrong, "copies not where the class wants them:\n" + "\n".join(wrong)
+
+
+@then('every copy of every chunk of those files is on a chunk server labelled "{label:Q}"')
+@then('every copy of every chunk of those files is on a chunk server labelled "{label:Q}" '
+      'within {seconds:g} seconds')
+def step_copies_labelled(context, label, seconds=0.0):
+    world = context.world
+    paths = _files_under(world, world.remembered["directory"])
+    goal = world.client().stat(paths[0]).goal
+    wanted = [_constraint(label)] * goal
+    if not seconds:
+        wrong = _misplacements(world, paths, wanted)
+        assert not wrong, f"copies not on {label}:\n" + "\n".join(wrong)
+        return
+    started = time.monotonic()
+    within(seconds, lambda: _misplacements(world, paths, wanted) or "none",
+           f"every copy of the files on {label}", until=lambda found: found == "none")
+    world.remembered["moved after"] = time.monotonic() - started
+
+
+@then("the chunk servers hold the {count:d} chunks evenly, each within one chunk of an even "
+      "share")
+def step_even(context, count):
+    held = _chunks_per_server(context.world)
+    assert_that(sum(held.values()), equal_to(count), f"chunks held: {held}")
+    even = count / len(held)
+    uneven = {name: n for name, n in held.items() if abs(n - even) > 1}
+    assert not uneven, f"not within one of {even:g} chunks each: {held}"
+
+
+@then("every chunk server holds some of the {count:d} chunks")
+def step_some_each(context, count):
+    held = _chunks_per_server(context.world)
+    assert_that(sum(held.values()), equal_to(count), f"chunks held: {held}")
+    assert all(held.values()), f"a chunk server got none: {held}"
+
+
+@then('every chunk is on a chunk server on rack "{rack:Q}"')
+def step_on_rack(context, rack):
+    world = context.world
+    wrong = _misplacements(world, _files_under(world, "/spread"), [{"rack": rack}])
+    assert not wrong, f"chunks off rack {rack}:\n" + "\n".join(wrong)
+
+
+def _chunks_per_server(world) -> dict[str, int]:
+    ids = {chunk.chunk_id for path in _files_under(world, "/spread")
+           for chunk in world.client().stat(path).chunks}
+    return {node.name: len(ids & set(node.stored_chunks())) for node in world.cluster.chunkservers}
+
+
+# ---------------------------------------------------------------- moving between tiers
+
+@when('the administrator sets the storage class of "{directory:Q}" and everything in it to '
+      '"{name:Q}" while a client keeps reading the files')
+def step_setclass_while_reading(context, directory, name):
+    world = context.world
+    paths = _files_under(world, directory)
+    reader = world.client(name="reader")
+    stop = threading.Event()
+    reads: list[str] = []         # "ok", or what went wrong
+
+    def read_all():
+        while not stop.is_set():
+            for path in paths:
+                try:
+                    world.verify(path, client=reader)     # same bytes as written
+                    reads.append("ok")
+                except Exception as error:  # noqa: BLE001 - the Then step judges
+                    reads.append(f"{path}: {type(error).__name__}: {error}")
+
+    thread = threading.Thread(target=read_all, name="reader", daemon=True)
+    thread.start()
+    context.add_cleanup(thread.join, 30)
+    context.add_cleanup(stop.set)
+    world.remembered["stop reading"] = (stop, thread, reads)
+    world.remembered["moves before"] = _admin(world, "status")["moves_done"]
+    _admin(world, "fs", "setclass", name, directory, "-r")
+
+
+@then("every read during the move returned the data written")
+def step_reads_during_move(context):
+    world = context.world
+    stop, thread, reads = world.remembered["stop reading"]
+    stop.set()
+    thread.join(30)
+    failed = [read for read in reads if read != "ok"]
+    assert_that(len(reads), greater_than(0), "reads made during the move")
+    assert not failed, f"{len(failed)} of {len(reads)} reads failed:\n" + "\n".join(failed[:20])
+
+
+@then("the allocation efficiency is attached to the report")
+def step_efficiency(context):
+    """Share of chunks whose copies sit on the tier their class wants, and how evenly the
+    chunk servers of that tier share them."""
+    world = context.world
+    paths = _files_under(world, world.remembered["directory"])
+    chunks = sum(len(world.client().stat(p).chunks) for p in paths)
+    goal = world.client().stat(paths[0]).goal
+    tier = world.client().stat(paths[0]).storage_class
+    wanted = _admin(world, "class", "show", tier)["copies"]
+    wrong = _misplacements(world, paths, [_constraint(w) for w in wanted])
+    held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers
+            if all(node.labels.get(k) == v for k, v in _constraint(wanted[0]).items())}
+    mean = sum(held.values()) / len(held)
+    status = _admin(world, "status")
+    moves = status["moves_done"] - world.remembered.get("moves before", 0)
+    seconds = world.remembered.get("moved after", 0.0)
+    attach_text("\n".join([
+        f"chunks correctly placed: {chunks - len(wrong)} of {chunks} "
+        f"({100.0 * (chunks - len(wrong)) / chunks:.1f} %), goal {goal}, class {tier}",
+        f"copies per chunk server of the tier: {held} "
+        f"(spread {100.0 * (max(held.values()) - min(held.values())) / mean:.1f} % of the mean)",
+        f"copies moved: {moves} in {seconds:.1f} s",
+        f"misplaced chunks left: {status['chunks_misplaced']}"]), "allocation efficiency")
+    assert not wrong, "chunks not on their tier:\n" + "\n".join(wrong)
+
+
+@then('within {seconds:g} seconds every one of those files has the storage class "{name:Q}" '
+      'and every copy on a chunk server labelled "{label:Q}"')
+def step_archived(context, seconds, name, label):
+    world = context.world
+    paths = _files_under(world, world.remembered["directory"])
+    goal = len(_admin(world, "class", "show", name)["copies"])
+
+    def state():
+        classes = {p: world.client().stat(p).storage_class for p in paths}
+        if set(classes.values()) != {name}:
+            return f"classes: {classes}"
+        return _misplacements(world, paths, [_constraint(label)] * goal) or "none"
+
+    within(seconds, state, f"every file archived to {name} on {label}",
+           until=lambda found: found == "none")
