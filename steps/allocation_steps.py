@@ -283,3 +283,48 @@ def step_archived(context, seconds, name, label):
 
     within(seconds, state, f"every file archived to {name} on {label}",
            until=lambda found: found == "none")
+
+
+# ---------------------------------------------------------------- balancing
+
+@given('a new chunk server labelled "{label:Q}" joined the cluster')
+def step_new_server(context, label):
+    world = context.world
+    node = world.cluster.add_chunkserver(labels=_constraint(label))
+    world.remembered["new server"] = node
+    within(20, lambda: world.listed_state(node), f"{node.name} online",
+           until=lambda state: state == "ONLINE")
+
+
+@when("the administrator looks at the balancing the CLI proposes, then applies it")
+def step_balance(context):
+    world = context.world
+    before = {node.name: sorted(node.stored_chunks()) for node in world.cluster.chunkservers}
+    shown = _admin(world, "admin", "balance")
+    new = world.server_id(world.remembered["new server"])
+    assert shown["moves"], f"no move proposed: {shown}"
+    assert {m["target"] for m in shown["moves"]} == {new}, f"moves not to the new server: {shown}"
+    after = {node.name: sorted(node.stored_chunks()) for node in world.cluster.chunkservers}
+    assert_that(after, equal_to(before), "copies on disk after the dry run")
+    world.remembered["balancing began"] = time.monotonic()
+    assert _admin(world, "admin", "balance", "--apply")["balancing"]
+
+
+@then("every online chunk server holds within 10 % of the mean number of copies on its disk "
+      "within {seconds:g} seconds")
+def step_balanced(context, seconds):
+    world = context.world
+
+    def spread():
+        held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers}
+        mean = sum(held.values()) / len(held)
+        outside = {n: c for n, c in held.items() if abs(c - mean) > 0.1 * mean}
+        return held if outside else "balanced"
+
+    within(seconds, spread, "every chunk server within 10 % of the mean",
+           until=lambda found: found == "balanced")
+    took = time.monotonic() - world.remembered["balancing began"]
+    status = _admin(world, "status")
+    held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers}
+    attach_text(f"balanced in {took:.1f} s after `admin balance --apply`: copies per chunk "
+                f"server {held}; moves done {status['moves_done']}", "time to balance")

@@ -133,6 +133,25 @@ def _check_get(world, answer, scratch):
     world.files["/data/report.bin"].verify((scratch / "download.bin").read_bytes())
 
 
+def _check_placement(world, answer):
+    """Every copy shown is one the master lists for that chunk (a copy still being made when
+    the command ran may have landed since)."""
+    listed = [set(c.server_ids) for c in world.client().stat("/data/report.bin").chunks]
+    shown = [{c["server_id"] for c in chunk["copies"]} for chunk in answer["chunks"]]
+    assert_that(len(shown), equal_to(len(listed)), "chunks shown")
+    assert all(s and s <= held for s, held in zip(shown, listed)), f"{shown} not in {listed}"
+    assert_that(answer["storage_class"], equal_to("triple"))
+
+
+def _unused_class(world, scratch):
+    world.client().define_class("unused", ["*"])
+    return ["class", "delete", "unused"]
+
+
+def _first_server(world) -> str:
+    return sorted(s.id for s in rpc.chunkservers(world.master.address))[0]
+
+
 # command -> (its arguments, given the scenario's world and a scratch folder of the machine;
 #             a check of its answer against the cluster). In the order the table must use.
 COMMANDS = {
@@ -161,6 +180,42 @@ COMMANDS = {
     "fs rm": (lambda w, d: ["fs", "rm", "/data/moved.bin"],
               lambda w, a, d: assert_that((a, w.client().exists("/data/moved.bin")),
                                           equal_to(({"removed": "/data/moved.bin"}, False)))),
+    "class create": (lambda w, d: ["class", "create", "triple", "3*"],
+                     lambda w, a, d: assert_that(
+                         (a["copies"], [c["name"] for c in w.client().classes()]),
+                         equal_to((["*", "*", "*"], ["triple"])))),
+    "class list": (lambda w, d: ["class", "list"], lambda w, a, d: assert_that(
+        a, equal_to(w.client().classes()))),
+    "fs setclass": (lambda w, d: ["fs", "setclass", "triple", "/data/report.bin"],
+                    lambda w, a, d: assert_that(
+                        (a["changed"], w.client().stat("/data/report.bin").storage_class),
+                        equal_to((1, "triple")))),
+    "class show": (lambda w, d: ["class", "show", "triple"], lambda w, a, d: assert_that(
+        a, has_entries(name="triple", users=1, goal=3))),
+    "admin placement": (lambda w, d: ["admin", "placement", "/data/report.bin"],
+                        lambda w, a, d: _check_placement(w, a)),
+    "class delete": (_unused_class, lambda w, a, d: assert_that(
+        [c["name"] for c in w.client().classes()], equal_to(["triple"]))),
+    "admin allocation-policy": (lambda w, d: ["admin", "allocation-policy", "round-robin"],
+                                lambda w, a, d: assert_that(
+                                    (a["policy"], w.client().status()["allocation_policy"]),
+                                    equal_to(("round-robin", "round-robin")))),
+    "chunkserver maintenance": (
+        lambda w, d: ["chunkserver", "maintenance", "on", _first_server(w), "--for", "10m"],
+        lambda w, a, d: assert_that(
+            ({s["id"]: s["state"] for s in w.client().chunkservers()}[_first_server(w)],
+             a["seconds"]), equal_to(("maintenance", 600)))),
+    "chunkserver maintenance off": (
+        lambda w, d: ["chunkserver", "maintenance", "off", _first_server(w)],
+        lambda w, a, d: assert_that(
+            {s["id"]: s["state"] for s in w.client().chunkservers()}[_first_server(w)],
+            equal_to("online"))),
+    "admin balance": (lambda w, d: ["admin", "balance"], lambda w, a, d: assert_that(
+        (sorted(a["used_bytes"]), a["balancing"]),
+        equal_to((sorted(s.id for s in rpc.chunkservers(w.master.address)), False)))),
+    "admin repair": (lambda w, d: ["admin", "repair", "/data"], lambda w, a, d: assert_that(
+        a["chunks"], equal_to(sum(len(w.client().stat(f"/data/{e.name}").chunks)
+                                  for e in w.client().listdir("/data") if e.type == "file")))),
     "bench": (lambda w, d: ["bench", "--size", "1MiB", "--files", "5"],
               lambda w, a, d: assert_that(
                   [a["write"]["mb_per_s"], a["read"]["mb_per_s"],

@@ -27,12 +27,8 @@ def step_made_once(context, name):
     lost = sum(1 for chunk_id, version in world.node(name).stored_chunks().items()
                if current.get(chunk_id) == version)
     assert lost, f"{name} held no copy of the files, so nothing was re-made"
-    master = world.master.http_address
-
-    def issued():
-        return metrics.value(endpoints.metrics_text(master), "mooseng_master_replications_total")
-
-    throughout(3, issued, f"{lost} replications issued by the master (one per lost copy)",
+    throughout(3, world.master_replications,
+               f"{lost} replications issued by the master (one per lost copy)",
                until=lambda count: count == lost)
 
 
@@ -165,18 +161,12 @@ def step_no_old_versions(context, seconds):
     within(seconds, probe, "every chunk server's disk to hold only current versions")
 
 
-def _replications(world) -> float:
-    """Replications the master has ordered since it started."""
-    return metrics.value(endpoints.metrics_text(world.master.http_address),
-                         "mooseng_master_replications_total") or 0.0
-
-
 @given('chunk server "{name:Q}" was put in maintenance')
 def step_maintenance(context, name):
     world = context.world
     server_id = world.server_id(world.node(name))
     world.advertised_address(world.node(name))
-    world.remembered["replications before"] = _replications(world)
+    world.remembered["replications before"] = world.master_replications()
     with world.history.record("scenario", "maintenance", name):
         world.client().set_maintenance(server_id, True)
 
@@ -191,5 +181,5 @@ def step_never_undergoal(context, seconds):
 def step_no_new_copies(context, seconds):
     world = context.world
     before = world.remembered["replications before"]
-    throughout(seconds, lambda: _replications(world) - before,
+    throughout(seconds, lambda: world.master_replications() - before,
                "no replication ordered by the master", until=lambda ordered: ordered == 0)

@@ -15,7 +15,7 @@ from typing import Callable
 from mooseng.client import Client, StatResult
 from mooseng.client.cache import CacheSettings
 
-from support import rpc
+from support import endpoints, metrics, rpc
 from support.browser import Browser
 from support.cli import CliRunner
 from support.data import Payload, parse_size
@@ -177,6 +177,11 @@ class World:
 
     def all_copies(self) -> list[ChunkCopies]:
         return [copy for path in sorted(self.files) for copy in self.copies(path)]
+
+    def master_replications(self) -> float:
+        """Replications the master has ordered since it started."""
+        return metrics.value(endpoints.metrics_text(self.master.http_address),
+                             "mooseng_master_replications_total") or 0.0
 
     def disk_copies(self) -> dict[int, list[str]]:
         """chunk id -> names of the chunk servers that have a copy of it on disk."""

@@ -101,8 +101,9 @@ def test_check_exits_1_naming_the_regressed_workload(bench):
         for factor in (1.0, 0.7):
             run = store.get(measured["id"])
             run.id = None
-            run.results["small_files"].throughputs = [100.0, 101.0, 99.0, 102.0]
-            run.results["metadata"].throughputs = [factor * v for v in (50.0, 51.0, 49.0, 52.0)]
+            run.results["small_files"].throughputs = [100.0, 101.0, 99.0, 102.0, 98.0]
+            run.results["metadata"].throughputs = [factor * v for v in (50.0, 51.0, 49.0, 52.0,
+                                                                        48.0)]
             ids.append(store.add(run))
     code, out, _ = bench("check", "--baseline", str(ids[0]), str(ids[1]))
     assert code == 1
@@ -197,3 +198,17 @@ def test_too_few_repetitions_for_significance_are_inconclusive():
     assert stats.change([10.0], [float(v) for v in range(1, 40)]).verdict == "inconclusive"
     assert stats.change([1.0, 2.0, 3.0], [7.0, 8.0, 9.0]).verdict == "inconclusive"
     assert stats.change([1.0, 2.0, 3.0, 4.0], [7.0, 8.0, 9.0, 10.0]).verdict == "faster"
+
+
+def test_the_workloads_of_one_comparison_are_judged_together():
+    """p = 0.03 alone is significant; as the strongest of six workloads of which the others
+    did not move it is not (Benjamini-Hochberg: 0.03 * 6 / 1)."""
+    base = [100.0, 101, 99, 102, 98, 100.5, 99.5, 101.5, 98.5, 100]
+    slower = [v * 0.88 for v in base[:7]] + [101, 102, 99.5]
+    alone = stats.change(base, slower)
+    assert alone.verdict == "slower" and alone.p_value < 0.05
+    same = stats.change(base, list(reversed(base)))
+    together = stats.across([alone] + [same] * 5)
+    assert together[0].verdict == "unchanged" and together[0].p_value > alone.p_value
+    strong = stats.change(base, [v * 0.85 for v in base])
+    assert stats.across([strong] + [same] * 5)[0].verdict == "slower"

@@ -163,3 +163,28 @@ def test_cache_stats_of_no_client_is_one_line_with_what_to_do(run):
     assert code == 1 and out == ""
     assert err.startswith("mooseng: error: cannot reach the client's metrics at 127.0.0.1:1")
     assert "--metrics-port" in err and len(err.splitlines()) == 1
+
+
+def test_storage_class_commands_print_readable_tables(run):
+    """The shared cluster's chunk servers carry rack=r0, r1, r2."""
+    code, out, err = run("class", "list")
+    assert code == 0 and out.startswith("no storage classes")
+    code, out, err = run("class", "create", "spread", "rack=r0", "rack=r1",
+                         "--archive-to", "spread2", "--archive-after", "7d")
+    assert code == 1 and "no storage class 'spread2'" in err and len(err.splitlines()) == 1
+    assert run("class", "create", "spread2", "2*")[0] == 0
+    code, out, err = run("class", "create", "spread", "rack=r0", "rack=r1",
+                         "--archive-to", "spread2", "--archive-after", "7d")
+    assert code == 0 and "1*rack=r0 + 1*rack=r1, archive to spread2 after 7d" in out
+    code, out, _ = run("class", "list")
+    header, *rows = out.splitlines()
+    assert header.split() == ["NAME", "COPIES", "PLACEMENT", "ARCHIVE", "USED", "BY"]
+    assert rows[0].split()[:3] == ["spread", "2", "1*rack=r0"]
+    run("fs", "mkdir", "-p", "/classes")
+    assert run("fs", "setclass", "spread", "/classes")[0] == 0
+    run("fs", "put", __file__, "/classes/source.py")
+    code, out, _ = run("admin", "placement", "/classes/source.py")
+    assert code == 0 and "Storage class:  spread" in out and "AT GOAL" in out
+    assert {line.split()[-1] for line in out.splitlines()[4:]} >= {"rack=r0", "rack=r1"}
+    code, out, err = run("class", "delete", "spread2")
+    assert code == 1 and "in use by 1 " in err and "`mooseng fs setclass`" in err

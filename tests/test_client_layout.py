@@ -101,7 +101,8 @@ def test_server_and_status_dicts_are_plain_json():
         "state": "offline", "capacity": 10, "used": 4, "chunk_count": 2, "last_heartbeat": 0}
     status = status_dict(pb.ClusterStatus(chunks=5, servers_by_state={"online": 3}))
     assert status["chunks"] == 5 and isinstance(status["chunks"], int)
-    assert status["servers_by_state"] == {"online": 3, "offline": 0, "maintenance": 0}
+    assert status["servers_by_state"] == {"online": 3, "offline": 0, "maintenance": 0,
+                                          "draining": 0}
 
 
 def test_split_cuts_a_piece_for_parallel_reads():

@@ -311,7 +311,8 @@ def test_cluster_status_fills_every_field(running):
     assert status.capacity_bytes == 10**9 and status.chunk_size == CHUNK
     assert status.default_goal == 2 and status.version and status.metadata_version > 3
     assert status.health in ("healthy", "degraded")
-    assert set(status.servers_by_state) == {"online", "offline", "maintenance"}
+    assert set(status.servers_by_state) == {"online", "offline", "maintenance", "draining"}
+    assert status.allocation_policy == "least-used" and not status.balancing
 
 
 def test_metadata_survives_a_crash_and_restart(tmp_path):

@@ -229,3 +229,94 @@ def test_moves_for_a_class_change_are_held_to_the_move_rate(tmp_path):
     assert len(moved) == 20, f"moves per second: {issued}"
     assert max(issued) <= 3, f"moves per second: {issued}"
     assert core.moves == (20, 20 * MiB) and core.counts().misplaced == 0
+
+
+def _chunk_counts(client) -> dict[str, int]:
+    return {s["id"]: s["chunk_count"] for s in client.chunkservers()}
+
+
+def test_a_drained_server_holds_nothing_and_can_be_removed_once_stopped(fresh_cluster):
+    client = fresh_cluster.client()
+    for number in range(4):
+        client.write_bytes(f"/f{number}", bytes([number]) * 300_000)
+    drained = fresh_cluster.server_id(0)
+    client.drain(drained)
+    wait_for(lambda: _chunk_counts(client)[drained] == 0, "every copy moved off the server")
+    assert [s["state"] for s in client.chunkservers() if s["id"] == drained] == ["draining"]
+    for number in range(4):
+        stat = client.stat(f"/f{number}")
+        assert all(len(c.servers) == 2 and drained not in c.server_ids for c in stat.chunks)
+        assert client.read_bytes(f"/f{number}") == bytes([number]) * 300_000
+    with pytest.raises(FailedPrecondition, match="is draining: drain it .*, stop it"):
+        client.remove_chunkserver(drained)
+    fresh_cluster.stop_chunkserver(0)
+    wait_for(lambda: [s["state"] for s in client.chunkservers() if s["id"] == drained]
+             == ["offline"], "the stopped server offline")
+    client.remove_chunkserver(drained)
+    assert drained not in _chunk_counts(client)
+
+
+def test_removing_the_holder_of_a_last_copy_is_refused(fresh_cluster):
+    client = fresh_cluster.client()
+    client.write_bytes("/single", b"z" * 1000, goal=1)
+    (holder,) = client.stat("/single").chunks[0].server_ids
+    number = next(n for n in range(3) if fresh_cluster.server_id(n) == holder)
+    fresh_cluster.stop_chunkserver(number)
+    wait_for(lambda: [s["state"] for s in client.chunkservers() if s["id"] == holder]
+             == ["offline"], "the holder offline")
+    with pytest.raises(FailedPrecondition, match="holds the only copy of 1 chunks"):
+        client.remove_chunkserver(holder)
+    with pytest.raises(NotFound, match="no chunk server 'nobody'"):
+        client.remove_chunkserver("nobody")
+    assert holder in _chunk_counts(client)
+
+
+def test_maintenance_ends_after_its_time_and_a_silent_server_counts_as_lost(fresh_cluster):
+    client = fresh_cluster.client()
+    client.write_bytes("/m", b"m" * 1000)
+    holder = client.stat("/m").chunks[0].server_ids[0]
+    number = next(n for n in range(3) if fresh_cluster.server_id(n) == holder)
+    client.set_maintenance(holder, True, seconds=2.0)
+    fresh_cluster.stop_chunkserver(number)
+    wait_for(lambda: [s["state"] for s in client.chunkservers() if s["id"] == holder]
+             == ["offline"], "maintenance over, the silent server offline")
+    wait_for(lambda: len(client.stat("/m").chunks[0].servers) == 2
+             and holder not in client.stat("/m").chunks[0].server_ids, "its copy made again")
+
+
+def test_balancing_moves_copies_to_an_empty_server_until_every_one_is_within_ten_percent():
+    from mooseng.master import balance
+
+    servers = {sid: Candidate(sid, ONLINE, 10**12, 0, labels={"tier": "hdd"})
+               for sid in ("a", "b", "c", "new")}
+    chunks = [balance.Held(n, 1, MiB, holders, ("*", "*"))
+              for n, holders in enumerate([("a", "b"), ("b", "c"), ("a", "c")] * 10)]
+    moves = balance.plan(chunks, servers)
+    used = balance.usage(chunks, servers)
+    for move in moves:
+        used[move.source] -= move.size
+        used[move.target] += move.size
+    assert {m.target for m in moves} == {"new"}
+    assert balance.balanced(used), used
+    moved = {m.chunk_id for m in moves}
+    assert len(moved) == len(moves)       # each chunk once, so never two copies on one server
+
+
+def test_balancing_never_breaks_a_class():
+    from mooseng.master import balance
+
+    servers = {"s1": Candidate("s1", ONLINE, 10**12, 0, labels={"tier": "ssd"}),
+               "s2": Candidate("s2", ONLINE, 10**12, 0, labels={"tier": "ssd"}),
+               "h1": Candidate("h1", ONLINE, 10**12, 0, labels={"tier": "hdd"})}
+    chunks = [balance.Held(n, 1, MiB, ("s1", "s2"), ("tier=ssd", "tier=ssd"))
+              for n in range(10)]
+    assert balance.plan(chunks, servers) == []     # h1 is empty, but no ssd copy may go there
+
+
+def test_balancing_is_refused_while_a_server_is_offline(fresh_cluster):
+    client = fresh_cluster.client()
+    fresh_cluster.stop_chunkserver(2)
+    wait_for(lambda: fresh_cluster.online() == 2, "the stopped server offline")
+    with pytest.raises(FailedPrecondition, match="chunk servers offline: .*before balancing"):
+        client.balance(apply=True)
+    assert client.status()["balancing"] is False

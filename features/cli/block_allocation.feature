@@ -71,3 +71,11 @@ Feature: Block allocation follows storage classes and the allocation policy
       | round-robin    | the chunk servers hold the 40 chunks evenly, each within one chunk of an even share |
       | random         | every chunk server holds some of the 40 chunks                              |
       | locality-aware | every chunk is on a chunk server on rack "r1"                               |
+
+  @id.allocation.balance
+  Scenario: Balancing after adding an empty chunk server brings every server within 10 % of the mean
+    Given 24 files of 1 chunk written by a client with goal 2
+    And a new chunk server labelled "tier=hdd,rack=r1" joined the cluster
+    When the administrator looks at the balancing the CLI proposes, then applies it
+    Then every online chunk server holds within 10 % of the mean number of copies on its disk within 60 seconds
+    And every file reads back intact

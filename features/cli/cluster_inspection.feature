@@ -40,16 +40,27 @@ Feature: Inspecting a live cluster with the admin CLI
   Scenario: Every command answers in the machine-readable format
     Given a file "/data/report.bin" of 64 KB written by a client with goal 2
     When an administrator runs each of these commands in the machine-readable format:
-      | command      |
-      | status       |
-      | chunkservers |
-      | fs ls        |
-      | fs stat      |
-      | fs mkdir     |
-      | fs put       |
-      | fs get       |
-      | fs mv        |
-      | fs setgoal   |
-      | fs rm        |
-      | bench        |
+      | command                     |
+      | status                      |
+      | chunkservers                |
+      | fs ls                       |
+      | fs stat                     |
+      | fs mkdir                    |
+      | fs put                      |
+      | fs get                      |
+      | fs mv                       |
+      | fs setgoal                  |
+      | fs rm                       |
+      | class create                |
+      | class list                  |
+      | fs setclass                 |
+      | class show                  |
+      | admin placement             |
+      | class delete                |
+      | admin allocation-policy     |
+      | chunkserver maintenance     |
+      | chunkserver maintenance off |
+      | admin balance               |
+      | admin repair                |
+      | bench                       |
     Then each command succeeds with a machine-readable answer that agrees with the cluster

@@ -1,5 +1,6 @@
 """Comparing benchmark runs: per workload, how the throughput moved and whether that is
-significant. Runs on clusters of different shapes, or with different workload sizes, are
+significant, the workloads of one comparison judged together (so more workloads do not mean
+more false alarms). Runs on clusters of different shapes, or with different workload sizes, are
 refused rather than compared."""
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ def compare(a: Run, b: Run) -> tuple[list[Row], list[str]]:
     if not shared:
         raise InvalidArgument(f"runs {a.id} and {b.id} have no workload in common "
                               f"({', '.join(a.results)} and {', '.join(b.results)})")
-    rows = [Row(name, a.results[name].unit,
-                stats.change(a.results[name].throughputs, b.results[name].throughputs))
-            for name in shared]
+    changes = stats.across([stats.change(a.results[name].throughputs,
+                                         b.results[name].throughputs) for name in shared])
+    rows = [Row(name, a.results[name].unit, change) for name, change in zip(shared, changes)]
     return rows, sorted(set(a.results) ^ set(b.results))
 
 

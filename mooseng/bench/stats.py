@@ -1,5 +1,5 @@
 """Statistics of benchmark samples and the verdict of comparing two runs, computed by numpy and
-scipy (percentiles, Mann-Whitney U), never by hand."""
+scipy (percentiles, Mann-Whitney U, Benjamini-Hochberg), never by hand."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class Change:
     after: float              # median throughput of B's repetitions
     percent: float            # (after - before) / before, in % (negative: slower)
     p_value: float            # two-sided Mann-Whitney U over the repetitions' throughputs
+                              # (adjusted for the other workloads compared with it, see across)
     verdict: str              # faster | slower | unchanged | inconclusive
 
     def regressed(self, threshold: float = THRESHOLD) -> bool:
@@ -56,8 +57,27 @@ def change(before: Sequence[float], after: Sequence[float], alpha: float = ALPHA
     from scipy.stats import mannwhitneyu      # a second or so to import: only when comparing
 
     p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    if p_value >= alpha:
+    return _judged(Change(median_a, median_b, percent, p_value, ""), alpha)
+
+
+def across(changes: Sequence[Change], alpha: float = ALPHA) -> list[Change]:
+    """The changes of the workloads of one comparison, their p-values adjusted together
+    (Benjamini-Hochberg): a run measures several workloads, and each one tested on its own at
+    `alpha` would raise a false alarm in about one check in (1 - alpha) ** -workloads."""
+    judged = [c for c in changes if c.verdict != "inconclusive"]
+    if len(judged) < 2:
+        return list(changes)
+    from scipy.stats import false_discovery_control
+
+    adjusted = iter(false_discovery_control([c.p_value for c in judged], method="bh"))
+    return [c if c.verdict == "inconclusive"
+            else _judged(dataclasses.replace(c, p_value=float(next(adjusted))), alpha)
+            for c in changes]
+
+
+def _judged(found: Change, alpha: float) -> Change:
+    if found.p_value >= alpha:
         verdict = "unchanged"
     else:
-        verdict = "faster" if median_b > median_a else "slower"
-    return Change(median_a, median_b, percent, p_value, verdict)
+        verdict = "faster" if found.after > found.before else "slower"
+    return dataclasses.replace(found, verdict=verdict)

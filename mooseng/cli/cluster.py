@@ -26,7 +26,8 @@ def status(client: Client, args) -> Output:
         ("Missing", s["chunks_missing"]),
         ("Misplaced", s["chunks_misplaced"]),
         ("Replications pending", s["replications_pending"]),
-        ("Moves", f"{s['moves_done']} done, {s['moves_in_flight']} in flight"),
+        ("Moves", f"{s['moves_done']} done, {s['moves_in_flight']} in flight"
+                  + (", balancing" if s["balancing"] else "")),
         ("Allocation policy", s["allocation_policy"]),
         ("Chunk size", human_size(s["chunk_size"])),
         ("Default goal", s["default_goal"]),

@@ -22,7 +22,10 @@ _HINTS = [
 
 
 def describe(error: BaseException) -> str:
-    """The message for one failure, with a hint on what to do next."""
+    """The message for one failure, with a hint on what to do next (unless the message names
+    the command to use already)."""
+    if isinstance(error, errors.MooseNGError) and "`mooseng " in str(error):
+        return str(error)
     if isinstance(error, errors.FailedPrecondition):
         text = str(error)
         if "not empty" in text:

@@ -14,7 +14,7 @@ from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
 from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
 
-from . import bench, bench_history, cache, classes, cluster, dashboard, fs
+from . import bench, bench_history, cache, classes, cluster, dashboard, fs, servers
 from .argtypes import cache_ttl, count, duration, label, percent, port, positive
 from .errors import describe
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "status", cluster.status, "cluster health, chunk counts, servers by state")
     command(commands, "chunkservers", cluster.chunkservers, "registered chunk servers")
+    _chunkserver(commands, command)
 
     p = command(commands, "bench", None, "benchmark a running cluster")
     p.set_defaults(bench=True)
@@ -166,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH")
     p.add_argument("-r", dest="recursive", action="store_true", help="apply to a whole subtree")
     _classes(commands, command)
+    p = command(admin_commands, "balance", servers.balance, "show the copies that would even "
+                "out the chunk servers' usage (within 10 %% of the mean); --apply moves them")
+    p.add_argument("--apply", action="store_true", help="start moving them (at the master's "
+                   "--move-rate)")
+    p = command(admin_commands, "repair", servers.repair, "check every copy of a path's chunks "
+                "now (a directory: every file below it); damaged ones are made again")
+    p.add_argument("path", metavar="PATH")
     p = command(admin_commands, "allocation-policy", classes.allocation_policy,
                 "show the cluster-wide allocation policy of new chunks, or set it")
     p.add_argument("name", metavar="NAME", nargs="?",
@@ -174,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
                 "chunks is and whether it satisfies the storage class")
     p.add_argument("path", metavar="PATH")
     return parser
+
+
+def _chunkserver(commands, command) -> None:
+    parser = commands.add_parser("chunkserver", help="maintenance, draining and removal of a "
+                                 "chunk server", description="maintenance, draining and removal "
+                                 "of a chunk server (NAME: its id or address, see `mooseng "
+                                 "chunkservers`)")
+    kinds = parser.add_subparsers(dest="chunkserver_command", metavar="CHUNKSERVER_COMMAND",
+                                  required=True)
+    p = command(kinds, "maintenance", servers.maintenance, "while in maintenance its copies "
+                "stay valid and nothing is copied for it; after --for it counts as lost")
+    p.add_argument("switch", choices=["on", "off"], metavar="on|off")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--for", dest="seconds", type=duration, metavar="TIME",
+                   help="at most this long (default 30m), e.g. 90s, 2h")
+    command(kinds, "drain", servers.drain, "move every copy off it before it is removed"
+            ).add_argument("name", metavar="NAME")
+    command(kinds, "remove", servers.remove, "forget a stopped chunk server (refused while "
+            "it holds the only copy of a chunk)").add_argument("name", metavar="NAME")
 
 
 def _classes(commands, command) -> None:

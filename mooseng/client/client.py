@@ -215,9 +215,33 @@ class Client:
         reply = self._master.call("ListChunkServers", pb.ListChunkServersRequest())
         return sorted((server_dict(s) for s in reply.servers), key=lambda s: s["address"])
 
-    def set_maintenance(self, server_id: str, enabled: bool = True) -> None:
-        self._master.call("SetMaintenance", pb.SetMaintenanceRequest(server_id=server_id,
-                                                                     enabled=enabled))
+    def set_maintenance(self, server: str, enabled: bool = True, seconds: float = 0.0) -> None:
+        """`server`: its id or address. For at most `seconds` (0: 30 minutes), after which a
+        silent server counts as lost."""
+        self._master.call("SetMaintenance", pb.SetMaintenanceRequest(
+            server_id=server, enabled=enabled, seconds=seconds))
+
+    def drain(self, server: str) -> None:
+        """Move every copy off a chunk server (its id or address) before it is removed."""
+        self._master.call("DrainChunkServer", pb.ServerRequest(server_id=server))
+
+    def remove_chunkserver(self, server: str) -> None:
+        """Forget a stopped chunk server; refused while it runs or holds a chunk's only copy."""
+        self._master.call("RemoveChunkServer", pb.ServerRequest(server_id=server))
+
+    def balance(self, apply: bool = False) -> dict:
+        """The copies balancing would move now (server ids) and each online server's usage;
+        with `apply`, the master starts moving them (at its move rate)."""
+        reply = self._master.call("Balance", pb.BalanceRequest(apply=apply))
+        return {"moves": [{"chunk_id": m.chunk_id, "source": m.source, "target": m.target,
+                           "bytes": m.bytes} for m in reply.moves],
+                "used_bytes": dict(sorted(reply.used_bytes.items())),
+                "balancing": reply.balancing}
+
+    def repair(self, path: str) -> dict:
+        """Have every copy of the path's chunks checked now (damaged ones are made again)."""
+        reply = self._master.call("Repair", pb.PathRequest(path=paths.normalize(path)))
+        return {"path": path, "chunks": reply.chunks, "verifications": reply.verifications}
 
     # ------------------------------------------------------------------ lifetime
 

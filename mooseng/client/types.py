@@ -5,7 +5,8 @@ import dataclasses
 from mooseng.proto import mooseng_pb2 as pb
 
 _TYPES = {pb.FILE: "file", pb.DIRECTORY: "directory"}
-_STATES = {pb.ONLINE: "online", pb.OFFLINE: "offline", pb.MAINTENANCE: "maintenance"}
+_STATES = {pb.ONLINE: "online", pb.OFFLINE: "offline", pb.MAINTENANCE: "maintenance",
+           pb.DRAINING: "draining"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +96,7 @@ def status_dict(status: pb.ClusterStatus) -> dict:
                      for item in value]
         data[field.name] = value
     data["servers_by_state"] = {state: data["servers_by_state"].get(state, 0)
-                                for state in ("online", "offline", "maintenance")} | \
+                                for state in _STATES.values()} | \
         data["servers_by_state"]
     return data
 

@@ -97,13 +97,16 @@ def matches(constraint: str, labels: Mapping[str, str]) -> bool:
                (term.partition("=") for term in constraint.split("&")))
 
 
-def assign(copies: Sequence[str], holders: Mapping[str, Mapping[str, str]]) -> dict[int, str]:
+def assign(copies: Sequence[str], holders: Mapping[str, Mapping[str, str]],
+           prefer: Sequence[str] = ()) -> dict[int, str]:
     """The most copies that the holders (server id -> labels) can satisfy at once, each server
-    holding at most one: {copy index: server id}. A maximum bipartite matching."""
+    holding at most one: {copy index: server id}. A maximum bipartite matching, taking the
+    servers in the order `prefer` gives (by default by id)."""
     owner: dict[str, int] = {}
+    order = [sid for sid in prefer if sid in holders] or sorted(holders)
 
     def place(index: int, seen: set[str]) -> bool:
-        for sid in sorted(holders):
+        for sid in order:
             if sid in seen or not matches(copies[index], holders[sid]):
                 continue
             seen.add(sid)

@@ -26,8 +26,9 @@ from mooseng.master import goals, placement
 from mooseng.master.changelog import Changelog, apply, recover, state_json, write_snapshot
 from mooseng.master.invalidation import EVERYTHING, Hub, chunk_event, events_for
 from mooseng.master.namespace import DIRECTORY, Inode, Namespace
-from mooseng.master.placement import MAINTENANCE, OFFLINE, ONLINE, Candidate
+from mooseng.master.placement import DRAINING, MAINTENANCE, OFFLINE, ONLINE, Candidate
 from mooseng.master.repair import Repair
+from mooseng.master.server_admin import ServerAdmin
 from mooseng.master.storage_admin import StorageAdmin
 
 log = logging.getLogger("mooseng.master")
@@ -83,13 +84,17 @@ class Server:
     last_heartbeat: float     # wall clock, for display
     online: bool = True
     maintenance: bool = False
+    maintenance_until: float = 0.0   # monotonic: then a server in maintenance counts as lost
+    draining: bool = False           # its copies are moved off; it gets no new ones
     commands: list[goals.Action] = dataclasses.field(default_factory=list)
 
     @property
     def state(self) -> str:
         if self.maintenance:
             return MAINTENANCE
-        return ONLINE if self.online else OFFLINE
+        if not self.online:
+            return OFFLINE
+        return DRAINING if self.draining else ONLINE
 
 
 @dataclasses.dataclass
@@ -111,7 +116,7 @@ class Settings:
     move_rate: float = 50e6         # bytes/s of copies moved for storage classes
 
 
-class MasterCore(StorageAdmin, Repair):
+class MasterCore(StorageAdmin, ServerAdmin, Repair):
     def __init__(self, settings: Settings, clock=time.monotonic, wall=time.time,
                  invalidations: Hub | None = None):
         self.settings = settings
@@ -151,6 +156,7 @@ class MasterCore(StorageAdmin, Repair):
         self._lock_fd = -1
         self._snapshot_thread: threading.Thread | None = None
         self._rng = random.Random()
+        self.balancing = False          # moving copies until usage is even (admin balance)
         self._turn = 0                  # new chunks placed: the round-robin position
         self._next_archive = 0.0        # monotonic time of the next archive pass
         self.started = clock()
@@ -381,7 +387,8 @@ class MasterCore(StorageAdmin, Repair):
         return AttrView(node.inode, node.type, node.size, goal, node.mtime, node.ctime, nlink,
                         node.name, storage_class)
 
-    def _valid_holders(self, chunk_id: int, version: int, states=(ONLINE, MAINTENANCE)):
+    def _valid_holders(self, chunk_id: int, version: int,
+                       states=(ONLINE, MAINTENANCE, DRAINING)):
         holders = []
         for sid, held in self.copies.get(chunk_id, {}).items():
             server = self.servers.get(sid)
@@ -475,7 +482,7 @@ class MasterCore(StorageAdmin, Repair):
                 chunk = self.state.chunks[node.chunks[index]]
                 holders = self._valid_holders(chunk.chunk_id, chunk.version)
                 registering = not holders and self.in_grace() and not self._valid_holders(
-                    chunk.chunk_id, chunk.version, (ONLINE, MAINTENANCE, OFFLINE))
+                    chunk.chunk_id, chunk.version, (ONLINE, MAINTENANCE, DRAINING, OFFLINE))
                 places.append(ChunkPlace(index, chunk.chunk_id, chunk.version, chunk.length,
                                          tuple((s.server_id, s.address) for s in holders),
                                          registering))
@@ -595,9 +602,11 @@ class MasterCore(StorageAdmin, Repair):
                 del self.replicating[key]
             self._changed()
             self.invalidations.publish([EVERYTHING])
-            self.servers[server_id] = Server(server_id, address, http_address, dict(labels),
-                                             capacity, used, self.clock(), self.wall(),
-                                             maintenance=bool(old and old.maintenance))
+            self.servers[server_id] = Server(
+                server_id, address, http_address, dict(labels), capacity, used, self.clock(),
+                self.wall(), maintenance=bool(old and old.maintenance),
+                maintenance_until=old.maintenance_until if old else 0.0,
+                draining=bool(old and old.draining))
         log.info("chunk server registered",
                  extra=kv(server=server_id, address=address, chunks=len(chunks),
                           again=old is not None))
@@ -635,19 +644,6 @@ class MasterCore(StorageAdmin, Repair):
             commands = server.commands[:MAX_COMMANDS]
             del server.commands[:MAX_COMMANDS]
             return commands, False
-
-    def set_maintenance(self, server_id: str, enabled: bool) -> None:
-        with self.lock:
-            server = self.servers.get(server_id)
-            if server is None:
-                known = ", ".join(sorted(self.servers)) or "none"
-                raise NotFound(f"no chunk server with id {server_id!r} (known: {known})")
-            server.maintenance = enabled
-            if not enabled:
-                server.online = (self.clock() - server.last_seen
-                                 <= self.settings.offline_timeout)
-            self._server_changed(server)
-        log.info("maintenance mode", extra=kv(server=server_id, enabled=enabled))
 
     def address_of(self, server_id: str) -> str:
         server = self.servers.get(server_id)

@@ -2,12 +2,17 @@
 missing chunks and decide which copies to make or drop. Pure: the master executes the result.
 
 A copy is valid when it has the chunk's current version and sits on an ONLINE or MAINTENANCE
-server (maintenance is not a loss). With a storage class, each copy has a label constraint:
-a chunk with enough copies of which some sit on servers its class does not allow is
-misplaced; the planner copies it to allowed servers and only then drops the misplaced copies,
-so a class change never lowers the number of copies. Versions of an unexpired write lease are never deleted
-(a write is in flight); other versions are stale and deleted, unless the chunk has no valid
-copy left (then an old copy may be all that remains of the data).
+server (maintenance is not a loss). A copy on a DRAINING server does not count towards the
+goal, but it is read and copied from until the chunk has its copies elsewhere, then deleted.
+
+With a storage class, each copy has a label constraint: a chunk with enough copies of which
+some sit on servers its class does not allow is misplaced; the planner copies it to allowed
+servers and only then drops the misplaced copies, so a class change never lowers the number of
+copies. Of more copies than wanted, those on the fullest servers are the spare ones.
+
+Versions of an unexpired write lease are never deleted (a write is in flight); other versions
+are stale and deleted, unless the chunk has no valid copy left (then an old copy may be all that
+remains of the data).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from typing import Collection, Iterable, Mapping
 
 from mooseng.common import classes
 from mooseng.master import placement
-from mooseng.master.placement import MAINTENANCE, ONLINE, Candidate
+from mooseng.master.placement import DRAINING, MAINTENANCE, ONLINE, Candidate
 
 REPLICATE = "replicate"
 DELETE = "delete"
+VERIFY = "verify"            # check every block of a copy now (an administrator's repair)
 
 # what a chunk of the metadata is, by its valid copies
 AT_GOAL, UNDERGOAL, OVERGOAL, MISSING = "at goal", "undergoal", "overgoal", "missing"
@@ -42,7 +48,7 @@ class ChunkView:
 
 @dataclasses.dataclass(frozen=True)
 class Action:
-    type: str                    # REPLICATE | DELETE
+    type: str                    # REPLICATE | DELETE | VERIFY
     server_id: str               # the server that executes it
     chunk_id: int
     version: int
@@ -71,12 +77,39 @@ def valid_copies(chunk: ChunkView, servers: Mapping) -> list[str]:
     return valid
 
 
+def draining_copies(chunk: ChunkView, servers: Mapping) -> list[str]:
+    """Servers holding the current version while DRAINING."""
+    return [sid for sid, versions in chunk.copies.items()
+            if chunk.version in versions and sid in servers and servers[sid].state == DRAINING]
+
+
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    status: str
+    valid: list[str]                 # copies that count towards the goal
+    draining: list[str]              # copies on draining servers (sources, not counted)
+    where: dict[int, str]            # wanted copy index -> the valid copy that fills it
+
+
+def assess(chunk: ChunkView, servers: Mapping) -> Assessment:
+    valid = valid_copies(chunk, servers)
+    draining = draining_copies(chunk, servers)
+    where = placed(chunk, valid, servers)
+    status = classify(chunk.goal, len(valid), len(where))
+    if status == MISSING and draining:
+        status = UNDERGOAL           # still readable from the server being drained
+    return Assessment(status, valid, draining, where)
+
+
 def placed(chunk: ChunkView, holders: Collection[str], servers: Mapping) -> dict[int, str]:
-    """{copy index: server id}: which of the chunk's wanted copies `holders` satisfy."""
+    """{copy index: server id}: which of the chunk's wanted copies `holders` satisfy, the least
+    used servers first (so the copies of the fullest are the spare ones)."""
     wants = chunk.constraints()
+    known = sorted((sid for sid in holders if sid in servers),
+                   key=lambda sid: (servers[sid].load(), sid))
     if all(want == classes.ANY for want in wants):
-        return dict(enumerate(sorted(holders)[:len(wants)]))
-    return classes.assign(wants, {sid: servers[sid].labels for sid in holders if sid in servers})
+        return dict(enumerate(known[:len(wants)]))
+    return classes.assign(wants, {sid: servers[sid].labels for sid in known}, prefer=known)
 
 
 def classify(goal: int, valid: int, satisfied: int | None = None) -> str:
@@ -119,16 +152,15 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                                                      reason="unknown chunk"))
             continue
         result.chunks += 1
-        valid = valid_copies(chunk, servers)
-        where = placed(chunk, valid, servers)
-        status = classify(chunk.goal, len(valid), len(where))
+        found = assess(chunk, servers)
+        status, valid, where = found.status, found.valid, found.where
         if status == MISSING:
             result.missing += 1
             continue
         if act:
             for sid, version in _each(chunk):
                 if version != chunk.version and version not in protected \
-                        and state(sid) == ONLINE:
+                        and state(sid) in (ONLINE, DRAINING):
                     result.actions.append(Action(DELETE, sid, chunk.chunk_id, version,
                                                  reason="stale version"))
         if status in (UNDERGOAL, MISPLACED):
@@ -137,8 +169,8 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
             else:
                 result.misplaced += 1
             if act:
-                result.actions.extend(_replicate(chunk, valid, servers, replicating, load,
-                                                 limit, rng))
+                result.actions.extend(_replicate(chunk, valid, found.draining, servers,
+                                                 replicating, load, limit, rng))
         if status == OVERGOAL:
             result.overgoal += 1
         if act and len(where) == chunk.goal and len(valid) > chunk.goal:
@@ -153,6 +185,10 @@ def plan(chunks: Iterable[ChunkView], servers: Mapping[str, Candidate], *,
                 allowed = any(classes.matches(w, servers[sid].labels) for w in wants)
                 result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
                                              reason="over goal" if allowed else "misplaced"))
+        if act and len(where) == chunk.goal:
+            for sid in found.draining:       # made elsewhere: off the server being drained
+                result.actions.append(Action(DELETE, sid, chunk.chunk_id, chunk.version,
+                                             reason="drained"))
     return result
 
 
@@ -161,9 +197,9 @@ def _each(chunk: ChunkView) -> list[tuple[str, int]]:
             for version in sorted(versions)]
 
 
-def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candidate],
-               replicating: Mapping[int, set[str]], load: dict[str, int], limit: int,
-               rng: random.Random | None) -> list[Action]:
+def _replicate(chunk: ChunkView, valid: list[str], draining: list[str],
+               servers: Mapping[str, Candidate], replicating: Mapping[int, set[str]],
+               load: dict[str, int], limit: int, rng: random.Random | None) -> list[Action]:
     """Copies for the wanted copies that neither a valid copy nor a replication in flight
     satisfies, each on a server its constraint allows."""
     in_flight = replicating.get(chunk.chunk_id, set())
@@ -172,7 +208,8 @@ def _replicate(chunk: ChunkView, valid: list[str], servers: Mapping[str, Candida
     missing = [want for i, want in enumerate(wants) if i not in where]
     if not missing:
         return []
-    sources = list(valid)     # ONLINE first; a server in maintenance can still serve a copy
+    # ONLINE first; a server being drained or in maintenance can still serve a copy
+    sources = list(valid) + list(draining)
     sources.sort(key=lambda sid: (servers[sid].state != ONLINE, load.get(sid, 0), sid))
     if not sources or load.get(sources[0], 0) >= limit:
         return []

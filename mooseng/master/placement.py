@@ -1,7 +1,8 @@
 """Choosing chunk servers for a new chunk or a new replica. Pure: the caller passes the view.
 
 A storage class asks for one server per copy whose labels satisfy that copy's constraint.
-Only ONLINE servers qualify (not offline, not in maintenance) and no server is chosen twice.
+Only ONLINE servers qualify (not offline, in maintenance or draining) and no server is chosen
+twice.
 The cluster-wide allocation policy orders the servers that qualify:
 
 - least-used (default): fraction of capacity in 1 % steps, then number of chunks, ties broken
@@ -28,6 +29,7 @@ POLICIES = (LEAST_USED, ROUND_ROBIN, RANDOM, LOCALITY)
 ONLINE = "online"
 OFFLINE = "offline"
 MAINTENANCE = "maintenance"
+DRAINING = "draining"
 
 
 @dataclasses.dataclass(frozen=True)

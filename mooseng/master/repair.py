@@ -1,7 +1,7 @@
 """The master's background work on chunks: goal accounting (kept chunk by chunk, cheap to
-ask), and the passes that restore goals, move copies for storage classes (within the move
-rate) and delete what is stale. A part of MasterCore, split out by job: it shares the core's
-state and lock."""
+ask), and the passes that restore goals, move copies for storage classes and for balancing
+(within the move rate), and delete what is stale. A part of MasterCore, split out by job: it
+shares the core's state and lock."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import logging
 import time
 
 from mooseng.common.log import kv
-from mooseng.master import goals
+from mooseng.master import balance, goals
 from mooseng.master.invalidation import chunk_event
 
 log = logging.getLogger("mooseng.master")
+
+MOVES = ("misplaced", "balance")      # replications held to the move rate
 
 
 class Repair:
@@ -61,6 +63,7 @@ class Repair:
             else:
                 dirty = self._dirty | state.changed_chunks
             self._dirty, state.changed_chunks = set(), set()
+            servers = self.candidates() if dirty else {}
             for chunk_id in dirty:
                 old = self._status.pop(chunk_id, None)
                 if old:
@@ -69,15 +72,45 @@ class Repair:
                 if chunk is None:
                     continue
                 view = self._chunk_view(chunk_id, chunk)
-                valid = goals.valid_copies(view, self.servers)
-                status = goals.classify(view.goal, len(valid),
-                                        len(goals.placed(view, valid, self.servers)))
+                status = goals.assess(view, servers).status
                 self._status[chunk_id] = status
                 self._tally[status] += 1
             return goals.Plan(chunks=len(self._status), undergoal=self._tally[goals.UNDERGOAL],
                               overgoal=self._tally[goals.OVERGOAL],
                               missing=self._tally[goals.MISSING],
                               misplaced=self._tally[goals.MISPLACED])
+
+    def _held(self, skip: set[int]) -> list[balance.Held]:
+        """Chunks at goal and where their class wants them, with no work in flight."""
+        servers = self.candidates()
+        held = []
+        for chunk_id, chunk in self.state.chunks.items():
+            if chunk_id in skip:
+                continue
+            view = self._chunk_view(chunk_id, chunk)
+            found = goals.assess(view, servers)
+            if found.status == goals.AT_GOAL:
+                held.append(balance.Held(chunk_id, chunk.version, chunk.length,
+                                         tuple(found.valid), view.constraints()))
+        return held
+
+    def balance_plan(self) -> tuple[list[balance.Move], dict[str, int]]:
+        """The moves that would balance the online servers' usage, and their usage now."""
+        with self.lock:
+            held = self._held(set())
+            return balance.plan(held, self.candidates()), balance.usage(held, self.candidates())
+
+    def _balance_actions(self, skip: set[int]) -> list[goals.Action]:
+        """The next batch of balancing moves, once the last one has landed (the usage a plan
+        starts from does not count copies still being made)."""
+        if self._moving:
+            return []
+        moves = balance.plan(self._held(skip), self.candidates(), limit=50)
+        if not moves and not skip:
+            self.balancing = False
+            log.info("chunk servers balanced")
+        return [goals.Action(goals.REPLICATE, m.target, m.chunk_id, m.version,
+                             sources=(m.source,), reason="balance") for m in moves]
 
     def moves_in_flight(self) -> int:
         return len(self._moving)
@@ -90,7 +123,7 @@ class Repair:
         budget = min(rate, budget + (now - since) * rate)
         kept = []
         for action in actions:
-            if action.type == goals.REPLICATE and action.reason == "misplaced":
+            if action.type == goals.REPLICATE and action.reason in MOVES:
                 size = self.state.chunks[action.chunk_id].length
                 if size > budget and budget < rate:     # one chunk over a second's worth
                     continue                            # still goes when the budget is full
@@ -112,6 +145,7 @@ class Repair:
         now = self.clock()
         settings = self.settings
         with self.lock:
+            self.end_maintenance_over_time(now)
             for server in self.servers.values():
                 if server.online and not server.maintenance \
                         and now - server.last_seen > settings.offline_timeout:
@@ -137,11 +171,16 @@ class Repair:
                 replicating.setdefault(chunk_id, set()).add(target)
                 busy[target] = busy.get(target, 0) + 1
                 busy[source] = busy.get(source, 0) + 1
+            act = self.certain() and not self.in_grace()
             result = goals.plan(self._chunk_views(), self.candidates(),
                                 leases=self._lease_versions(), replicating=replicating,
-                                busy=busy, limit=settings.replication_limit,
-                                act=self.certain() and not self.in_grace(), rng=self._rng)
-            actions = self._rate_limited(result.actions, now)
+                                busy=busy, limit=settings.replication_limit, act=act,
+                                rng=self._rng)
+            planned = result.actions
+            if self.balancing and act:
+                planned = planned + self._balance_actions(
+                    {a.chunk_id for a in planned} | set(replicating))
+            actions = self._rate_limited(planned, now)
             for action in actions:
                 server = self.servers[action.server_id]
                 server.commands.append(action)
@@ -151,7 +190,7 @@ class Repair:
                 else:
                     self.replicating[(action.chunk_id, action.server_id)] = (now,
                                                                             action.sources[0])
-                    if action.reason == "misplaced":
+                    if action.reason in MOVES:
                         self._moving[(action.chunk_id, action.server_id)] = \
                             self.state.chunks[action.chunk_id].length
                     self.replications_issued += 1
@@ -164,8 +203,9 @@ class Repair:
                     replicate=kinds.count(goals.REPLICATE), delete=kinds.count(goals.DELETE),
                     undergoal=result.undergoal, overgoal=result.overgoal,
                     misplaced=result.misplaced, missing=result.missing))
-            # moves held back by the rate are planned again on the next pass
-            self._acted_key = self._key() if len(actions) == len(result.actions) else None
+            # moves held back by the rate, and balancing, are planned again on the next pass
+            done = len(actions) == len(planned) and not self.balancing
+            self._acted_key = self._key() if done else None
             # a big chunk map makes a pass expensive: keep passes to <= ~10 % of the time
             self._next_plan = now + 9 * (time.perf_counter() - began)
             return self.counts()

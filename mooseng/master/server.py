@@ -168,7 +168,7 @@ class MasterServer:
     def _update_gauges(self, plan) -> None:
         metrics, core = self.metrics, self.core
         with core.lock:
-            states = {"online": 0, "offline": 0, "maintenance": 0}
+            states = {"online": 0, "offline": 0, "maintenance": 0, "draining": 0}
             for server in core.servers.values():
                 states[server.state] += 1
             issued = core.replications_issued

@@ -29,7 +29,8 @@ from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 log = logging.getLogger("mooseng.master")
 
 SNAPSHOT_PIECE = 1024 * 1024
-_STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENANCE}
+_STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENANCE,
+          "draining": pb.DRAINING}
 
 
 ANY_MASTER = ("GetClusterStatus", "ListChunkServers")   # followers answer these too
@@ -192,7 +193,7 @@ class MasterService(pb_grpc.MasterServicer):
         core = self.core
         counts = core.counts()
         with core.lock:
-            by_state = {"online": 0, "offline": 0, "maintenance": 0}
+            by_state = dict.fromkeys(_STATE, 0)
             for server in core.servers.values():
                 by_state[server.state] += 1
             status = pb.ClusterStatus(
@@ -201,6 +202,7 @@ class MasterService(pb_grpc.MasterServicer):
                 chunks_overgoal=counts.overgoal, chunks_missing=counts.missing,
                 chunks_misplaced=counts.misplaced, moves_done=core.moves[0],
                 moves_in_flight=core.moves_in_flight(), allocation_policy=core.state.policy,
+                balancing=core.balancing,
                 servers_by_state=by_state,
                 capacity_bytes=sum(s.capacity for s in core.servers.values()),
                 used_bytes=sum(s.used for s in core.servers.values()),
@@ -248,8 +250,40 @@ class MasterService(pb_grpc.MasterServicer):
     @servicer_errors
     @counted
     def SetMaintenance(self, request, context):
-        self.core.set_maintenance(request.server_id, request.enabled)
+        if request.seconds < 0:
+            raise InvalidArgument(f"maintenance for {request.seconds} s: give a time above 0 "
+                                  "(or none for 30 minutes)")
+        self.core.set_maintenance(request.server_id, request.enabled, request.seconds)
         return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def DrainChunkServer(self, request, context):
+        self.core.drain_server(request.server_id)
+        return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def RemoveChunkServer(self, request, context):
+        self.core.remove_server(request.server_id)
+        return pb.Empty()
+
+    @servicer_errors
+    @counted
+    def Balance(self, request, context):
+        if request.apply:
+            self.core.start_balancing()
+        moves, used = self.core.balance_plan()
+        return pb.BalanceReply(moves=[pb.BalanceMove(chunk_id=m.chunk_id, source=m.source,
+                                                     target=m.target, bytes=m.size)
+                                      for m in moves],
+                               used_bytes=used, balancing=self.core.balancing)
+
+    @servicer_errors
+    @counted
+    def Repair(self, request, context):
+        chunks, ordered = self.core.repair(request.path)
+        return pb.RepairReply(chunks=chunks, verifications=ordered)
 
     @servicer_errors
     @counted
@@ -342,4 +376,5 @@ class RegistryService(pb_grpc.ChunkServerRegistryServicer):
             sources = [a for a in map(self.core.address_of, action.sources) if a]
             return pb.Command(type=pb.REPLICATE, chunk_id=action.chunk_id,
                               version=action.version, sources=sources)
-        return pb.Command(type=pb.DELETE, chunk_id=action.chunk_id, version=action.version)
+        kind = pb.VERIFY if action.type == goals.VERIFY else pb.DELETE
+        return pb.Command(type=kind, chunk_id=action.chunk_id, version=action.version)

@@ -22,7 +22,7 @@ def _unmet_message(storage_class: StorageClass, unmet: list[str], servers: dict)
     return (f"storage class {storage_class.name!r} ({storage_class.describe()}) cannot be met: "
             f"no chunk server left for {', '.join(unmet)} among the {len(servers)} registered "
             f"(their labels: {'; '.join(seen) or 'none registered'}); add servers with those "
-            "labels or change the class")
+            "labels or change the class (`mooseng class modify`)")
 
 
 class StorageAdmin:
@@ -71,17 +71,17 @@ class StorageAdmin:
             node = self.state.lookup(path)
             if node.is_dir:
                 raise FailedPrecondition(f"is a directory: {path} (name a file)")
-            rows = []
+            rows, servers = [], self.candidates()
             for index in sorted(node.chunks):
                 chunk = self.state.chunks[node.chunks[index]]
                 view = self._chunk_view(chunk.chunk_id, chunk)
-                valid = goals.valid_copies(view, self.servers)
-                where = goals.placed(view, valid, self.servers)
+                found = goals.assess(view, servers)
+                valid, where = found.valid, found.where
                 fills = {sid: view.constraints()[i] for i, sid in where.items()}
                 rows.append(((index, chunk.chunk_id, chunk.version),
                              view.constraints(),
                              [(self.servers[sid], fills.get(sid, "")) for sid in sorted(valid)],
-                             goals.classify(view.goal, len(valid), len(where))))
+                             found.status))
             return self._view(node), rows
         return self._read(build)
 

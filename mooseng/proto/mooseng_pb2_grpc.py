@@ -104,6 +104,26 @@ class MasterStub:
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
                 response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
                 _registered_method=True)
+        self.DrainChunkServer = channel.unary_unary(
+                '/mooseng.v1.Master/DrainChunkServer',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RemoveChunkServer = channel.unary_unary(
+                '/mooseng.v1.Master/RemoveChunkServer',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+                _registered_method=True)
+        self.Repair = channel.unary_unary(
+                '/mooseng.v1.Master/Repair',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.PathRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.RepairReply.FromString,
+                _registered_method=True)
+        self.Balance = channel.unary_unary(
+                '/mooseng.v1.Master/Balance',
+                request_serializer=mooseng_dot_proto_dot_mooseng__pb2.BalanceRequest.SerializeToString,
+                response_deserializer=mooseng_dot_proto_dot_mooseng__pb2.BalanceReply.FromString,
+                _registered_method=True)
         self.DefineClass = channel.unary_unary(
                 '/mooseng.v1.Master/DefineClass',
                 request_serializer=mooseng_dot_proto_dot_mooseng__pb2.DefineClassRequest.SerializeToString,
@@ -233,6 +253,30 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainChunkServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveChunkServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Repair(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Balance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DefineClass(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -355,6 +399,26 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.SetMaintenance,
                     request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.FromString,
                     response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'DrainChunkServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainChunkServer,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'RemoveChunkServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveChunkServer,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.Empty.SerializeToString,
+            ),
+            'Repair': grpc.unary_unary_rpc_method_handler(
+                    servicer.Repair,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.PathRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.RepairReply.SerializeToString,
+            ),
+            'Balance': grpc.unary_unary_rpc_method_handler(
+                    servicer.Balance,
+                    request_deserializer=mooseng_dot_proto_dot_mooseng__pb2.BalanceRequest.FromString,
+                    response_serializer=mooseng_dot_proto_dot_mooseng__pb2.BalanceReply.SerializeToString,
             ),
             'DefineClass': grpc.unary_unary_rpc_method_handler(
                     servicer.DefineClass,
@@ -775,6 +839,114 @@ class Master:
             '/mooseng.v1.Master/SetMaintenance',
             mooseng_dot_proto_dot_mooseng__pb2.SetMaintenanceRequest.SerializeToString,
             mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainChunkServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/DrainChunkServer',
+            mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveChunkServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/RemoveChunkServer',
+            mooseng_dot_proto_dot_mooseng__pb2.ServerRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Repair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/Repair',
+            mooseng_dot_proto_dot_mooseng__pb2.PathRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.RepairReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Balance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mooseng.v1.Master/Balance',
+            mooseng_dot_proto_dot_mooseng__pb2.BalanceRequest.SerializeToString,
+            mooseng_dot_proto_dot_mooseng__pb2.BalanceReply.FromString,
             options,
             channel_credentials,
             insecure,
