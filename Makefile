@@ -6,7 +6,7 @@
 BEHAVE_ARGS ?=
 
 .PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
-	bench-vs-moosefs bench-regression-rates clean
+	bench-vs-moosefs bench-regression-rates allocation-numbers clean
 
 acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -37,6 +37,9 @@ bench-vs-moosefs: setup
 # alarms in 20 noise-only comparisons, detections of an injected 15 % slowdown.
 bench-regression-rates: setup
 	.venv/bin/python scripts/bench_regression_rates.py $(BENCH_ARGS)
+
+allocation-numbers: setup
+	.venv/bin/python scripts/allocation_numbers.py $(BENCH_ARGS)
 
 setup:
 	@scripts/setup-venv.sh

@@ -16,8 +16,11 @@ BIN = Path(sys.executable).parent
 
 class MooseNGPeer:
     def __init__(self, root: Path, progress: Callable[[str], None], chunkservers: int = 3,
-                 goal: int = 2, chunk_size: str = "64MiB"):
+                 goal: int = 2, chunk_size: str = "64MiB",
+                 labels: list[dict[str, str]] | None = None):
+        """`labels`: of each chunk server, in order (default: none)."""
         self.root = root
+        self.labels = labels or [{}] * chunkservers
         self.progress = progress
         self.chunkservers = chunkservers
         self.goal = goal
@@ -42,14 +45,18 @@ class MooseNGPeer:
                      "--chunk-size", self.chunk_size, "--default-goal", str(self.goal))
         self.address = f"127.0.0.1:{_ports(self.root / 'master')['grpc']}"
         for number in range(self.chunkservers):
-            self._daemon(f"chunkserver{number}", "mooseng-chunkserver", self.root / f"cs{number}",
-                         "--master", self.address)
+            self.add_chunkserver(self.labels[number], number)
         with Client(self.address, timeout=10) as client:
             wait_until(lambda: sum(s["state"] == "online" for s in client.chunkservers())
                        == self.chunkservers,
                        f"{self.chunkservers} MooseNG chunk servers online", self.daemons)
         self.progress(f"MooseNG {__version__} on {self.address} ({self.chunkservers} chunk "
                       f"servers, {self.chunk_size} chunks, goal {self.goal})")
+
+    def add_chunkserver(self, labels: dict[str, str], number: int) -> Daemon:
+        flags = [flag for key, value in labels.items() for flag in ("--label", f"{key}={value}")]
+        return self._daemon(f"chunkserver{number}", "mooseng-chunkserver",
+                            self.root / f"cs{number}", "--master", self.address, *flags)
 
     def stop(self) -> None:
         for daemon in self.daemons[::-1]:
