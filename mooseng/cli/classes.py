@@ -2,16 +2,15 @@
 setclass` and `mooseng admin placement`."""
 
 from mooseng.client import Client
+from mooseng.common.classes import describe
 from mooseng.common.errors import NotFound
 
 from .format import human_duration, labels, pairs, table
 from .output import Output
 
+
 def _copies(entry: dict) -> str:
-    counts: dict[str, int] = {}
-    for constraint in entry["copies"]:
-        counts[constraint] = counts.get(constraint, 0) + 1
-    return " + ".join(f"{n}*{'any' if c == '*' else c}" for c, n in counts.items())
+    return describe(entry["copies"])
 
 
 def _archive(entry: dict) -> str:
