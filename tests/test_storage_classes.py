@@ -30,6 +30,10 @@ def test_copies_are_parsed_to_one_canonical_constraint_each_most_specific_first(
     assert classes.parse_copies(specs) == copies
 
 
+def test_a_class_is_described_as_people_write_it():
+    assert classes.describe(("tier=ssd", "tier=ssd", "*")) == "2*tier=ssd + 1*any"
+
+
 @pytest.mark.parametrize("specs, says", [
     (["tier"], "malformed at 'tier'"),
     (["tier=ssd&"], "malformed"),
