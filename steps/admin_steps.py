@@ -1,26 +1,19 @@
 """Chunk server administration through the CLI: maintenance for a time, draining, removal and
 repair, each checked against the chunk servers' disks and the master's listing."""
 
-import json
 import time
 
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
-from behave import then, when
+from behave import given, then, when
 from hamcrest import assert_that, equal_to
 
 from support.waiting import scaled, within
 
 
-def _admin(world, *args: str) -> dict:
-    result = world.cli.run(*args, "--json")
-    assert result.exit_code == 0, f"the CLI failed:\n{result}"
-    return json.loads(result.stdout)
-
-
 def _listing(world, node) -> dict | None:
     """The master's entry for chunk server `node` (by the id it registered with)."""
     wanted = world.server_id(node)
-    return next((s for s in _admin(world, "chunkservers") if s["id"] == wanted), None)
+    return next((s for s in world.cli.json("chunkservers") if s["id"] == wanted), None)
 
 
 @when('the administrator puts "{name:Q}" in maintenance for {seconds:d} seconds')
@@ -30,7 +23,7 @@ def step_maintenance_for(context, name, seconds):
     world.remembered["replications before"] = world.master_replications()
     world.remembered["maintenance"] = (time.monotonic(), seconds)
     with world.history.record("scenario", "maintenance", name):
-        answer = _admin(world, "chunkserver", "maintenance", "on", world.server_id(node),
+        answer = world.cli.json("chunkserver", "maintenance", "on", world.server_id(node),
                         "--for", f"{seconds}s")
     assert_that(answer["seconds"], equal_to(seconds))
     assert_that(_listing(world, node)["state"], equal_to("maintenance"),
@@ -60,7 +53,7 @@ def step_held_off_for_the_time(context, slack):
 def step_drain(context, name):
     world = context.world
     with world.history.record("scenario", "drain", name):
-        _admin(world, "chunkserver", "drain", world.server_id(world.node(name)))
+        world.cli.json("chunkserver", "drain", world.server_id(world.node(name)))
 
 
 @given('"{name:Q}" held no copy on its disk within {seconds:g} seconds, and the master listed it '
@@ -124,5 +117,5 @@ def step_repair(context, path):
     world = context.world
     chunks = {c.chunk_id for name in world.files if name.startswith(path.rstrip("/") + "/")
               for c in world.copies(name)}
-    answer = _admin(world, "admin", "repair", path)
+    answer = world.cli.json("admin", "repair", path)
     assert_that(answer["chunks"], equal_to(len(chunks)), "chunks the repair covered")

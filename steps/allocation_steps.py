@@ -1,7 +1,6 @@
 """Storage classes, tiers and the allocation policy: what the administrator sets through the
 CLI, and where the copies are found on the chunk servers' disks (not where the master says)."""
 
-import json
 import threading
 import time
 
@@ -20,12 +19,6 @@ def _constraint(text: str) -> dict[str, str]:
     if text.strip() in ("any", "*"):
         return {}
     return dict(term.strip().split("=", 1) for term in text.replace("&", ",").split(","))
-
-
-def _admin(world, *args: str) -> dict:
-    result = world.cli.run(*args, "--json")
-    assert result.exit_code == 0, f"the CLI failed:\n{result}"
-    return json.loads(result.stdout) if result.stdout.strip() else {}
 
 
 def _files_under(world, directory: str) -> list[str]:
@@ -65,7 +58,7 @@ def _shown(labels: dict[str, str]) -> str:
 
 @given('the administrator created the storage class "{name:Q}" with the copies "{copies:Q}"')
 def step_created_class(context, name, copies):
-    _admin(context.world, "class", "create", name, *copies.split())
+    context.world.cli.json("class", "create", name, *copies.split())
 
 
 @when('the administrator creates the storage class "{name:Q}" with the copies "{copies:Q}"')
@@ -76,25 +69,25 @@ def step_create_class(context, name, copies):
 @given('the administrator created the storage class "{name:Q}" with the copies "{copies:Q}" '
        'that archives to "{target:Q}" after {seconds:d} seconds')
 def step_create_archiving_class(context, name, copies, target, seconds):
-    _admin(context.world, "class", "create", name, *copies.split(), "--archive-to", target,
+    context.world.cli.json("class", "create", name, *copies.split(), "--archive-to", target,
            "--archive-after", f"{seconds}s")
 
 
 @given("the administrator created these storage classes:")
 def step_create_classes(context):
     for row in context.table:
-        _admin(context.world, "class", "create", row["class"], *row["copies"].split())
+        context.world.cli.json("class", "create", row["class"], *row["copies"].split())
 
 
 @then('the cluster has no storage class "{name:Q}"')
 def step_no_class(context, name):
-    listed = [c["name"] for c in _admin(context.world, "class", "list")]
+    listed = [c["name"] for c in context.world.cli.json("class", "list")]
     assert name not in listed, f"storage class {name} exists after all: {listed}"
 
 
 @then('the storage class "{name:Q}" still has the copies "{copies:Q}" and is used by {users:d}')
 def step_class_unchanged(context, name, copies, users):
-    shown = _admin(context.world, "class", "show", name)
+    shown = context.world.cli.json("class", "show", name)
     wanted = [constraint for spec in copies.split()
               for constraint in _expand(spec)]
     assert_that((sorted(shown["copies"]), shown["users"]), equal_to((sorted(wanted), users)),
@@ -109,7 +102,7 @@ def _expand(spec: str) -> list[str]:
 
 @given('the allocation policy is "{policy:Q}"')
 def step_policy(context, policy):
-    answer = _admin(context.world, "admin", "allocation-policy", policy)
+    answer = context.world.cli.json("admin", "allocation-policy", policy)
     assert_that(answer["policy"], equal_to(policy))
 
 
@@ -122,7 +115,7 @@ def step_policy(context, policy):
 def step_write_into_class(context, count, size, directory, name):
     world = context.world
     world.mkdir(directory)
-    _admin(world, "fs", "setclass", name, directory)
+    world.cli.json("fs", "setclass", name, directory)
     for number in range(count):
         world.write(f"{directory}/f{number:03d}.bin", world.new_payload(world.size(size)))
     world.remembered["directory"] = directory
@@ -226,8 +219,8 @@ def step_setclass_while_reading(context, directory, name):
     context.add_cleanup(thread.join, 30)
     context.add_cleanup(stop.set)
     world.remembered["stop reading"] = (stop, thread, reads)
-    world.remembered["moves before"] = _admin(world, "status")["moves_done"]
-    _admin(world, "fs", "setclass", name, directory, "-r")
+    world.remembered["moves before"] = world.cli.json("status")["moves_done"]
+    world.cli.json("fs", "setclass", name, directory, "-r")
 
 
 @then("every read during the move returned the data written")
@@ -250,12 +243,12 @@ def step_efficiency(context):
     chunks = sum(len(world.client().stat(p).chunks) for p in paths)
     goal = world.client().stat(paths[0]).goal
     tier = world.client().stat(paths[0]).storage_class
-    wanted = _admin(world, "class", "show", tier)["copies"]
+    wanted = world.cli.json("class", "show", tier)["copies"]
     wrong = _misplacements(world, paths, [_constraint(w) for w in wanted])
     held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers
             if all(node.labels.get(k) == v for k, v in _constraint(wanted[0]).items())}
     mean = sum(held.values()) / len(held)
-    status = _admin(world, "status")
+    status = world.cli.json("status")
     moves = status["moves_done"] - world.remembered.get("moves before", 0)
     seconds = world.remembered.get("moved after", 0.0)
     attach_text("\n".join([
@@ -273,7 +266,7 @@ def step_efficiency(context):
 def step_archived(context, seconds, name, label):
     world = context.world
     paths = _files_under(world, world.remembered["directory"])
-    goal = len(_admin(world, "class", "show", name)["copies"])
+    goal = len(world.cli.json("class", "show", name)["copies"])
 
     def state():
         classes = {p: world.client().stat(p).storage_class for p in paths}
@@ -300,14 +293,14 @@ def step_new_server(context, label):
 def step_balance(context):
     world = context.world
     before = {node.name: sorted(node.stored_chunks()) for node in world.cluster.chunkservers}
-    shown = _admin(world, "admin", "balance")
+    shown = world.cli.json("admin", "balance")
     new = world.server_id(world.remembered["new server"])
     assert shown["moves"], f"no move proposed: {shown}"
     assert {m["target"] for m in shown["moves"]} == {new}, f"moves not to the new server: {shown}"
     after = {node.name: sorted(node.stored_chunks()) for node in world.cluster.chunkservers}
     assert_that(after, equal_to(before), "copies on disk after the dry run")
     world.remembered["balancing began"] = time.monotonic()
-    assert _admin(world, "admin", "balance", "--apply")["balancing"]
+    assert world.cli.json("admin", "balance", "--apply")["balancing"]
 
 
 @then("every online chunk server holds within 10 % of the mean number of copies on its disk "
@@ -324,7 +317,7 @@ def step_balanced(context, seconds):
     within(seconds, spread, "every chunk server within 10 % of the mean",
            until=lambda found: found == "balanced")
     took = time.monotonic() - world.remembered["balancing began"]
-    status = _admin(world, "status")
+    status = world.cli.json("status")
     held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers}
     attach_text(f"balanced in {took:.1f} s after `admin balance --apply`: copies per chunk "
                 f"server {held}; moves done {status['moves_done']}", "time to balance")
