@@ -74,6 +74,15 @@ def test_every_workload_runs_and_reads_back_what_it_wrote(bench):
     assert results["mixed"]["latency"]["count"] == TINY.clients * TINY.mixed_ops
 
 
+def test_a_warm_up_repetition_runs_first_and_is_not_counted(bench):
+    code, out, err = bench("run", "--workload", "small_files", "--repeat", "1", "--json")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if ": small_files " in line]
+    assert [line.split(":")[0] for line in lines] == ["warm-up, not counted", "repetition 1/1"]
+    result = json.loads(out)["results"]["small_files"]
+    assert len(result["throughputs"]) == 1 and result["latency"]["count"] == TINY.small_files
+
+
 def test_two_runs_compare_per_workload_and_check_against_the_baseline(bench):
     first, second = stored(bench), stored(bench)
     code, out, _ = bench("compare", str(first["id"]), str(second["id"]), "--json")

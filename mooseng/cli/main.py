@@ -243,7 +243,8 @@ def _bench_history(kinds, command) -> None:
     p.add_argument("--workload", action="append", choices=list(WORKLOADS), metavar="NAME",
                    help=f"only this workload, repeatable (default all: {', '.join(WORKLOADS)})")
     p.add_argument("--repeat", type=positive, default=DEFAULT_REPEAT,
-                   help=f"repetitions of every workload (default {DEFAULT_REPEAT})")
+                   help="repetitions of every workload, after one warm-up repetition that "
+                        f"is not counted (default {DEFAULT_REPEAT})")
     p.add_argument("--goal", type=positive, default=2, help="goal of the files (default 2)")
     stored("list", bench_history.list_runs, "the stored runs")
     p = stored("show", bench_history.show, "one run with every statistic")
