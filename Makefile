@@ -6,7 +6,7 @@
 BEHAVE_ARGS ?=
 
 .PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
-	bench-vs-moosefs bench-regression-rates allocation-numbers clean
+	fuzz bench-vs-moosefs bench-regression-rates allocation-numbers clean
 
 acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -19,6 +19,11 @@ report: allure
 
 pytest: setup
 	.venv/bin/pytest -q
+
+# Hypothesis explores new examples (make test replays a fixed set): FUZZ_EXAMPLES per test.
+FUZZ_EXAMPLES ?= 300
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) .venv/bin/pytest -q tests/test_fuzz_model.py tests/test_fuzz_grpc.py
 
 # Long campaign (about 55 minutes): cosmic-ray mutants of MooseNG judged by pytest and the
 # acceptance suite; report in reports/mutation/. GROUPS= limits it (mutation/campaign.toml).
@@ -33,7 +38,7 @@ mutation-survivors: setup
 bench-vs-moosefs: setup
 	.venv/bin/python scripts/bench_vs_moosefs.py $(BENCH_ARGS)
 
-# How well `mooseng bench check` tells a slowdown from noise here (about 10 minutes): false
+# How well `mooseng bench check` tells a slowdown from noise here (about 20 minutes): false
 # alarms in 20 noise-only comparisons, detections of an injected 15 % slowdown.
 bench-regression-rates: setup
 	.venv/bin/python scripts/bench_regression_rates.py $(BENCH_ARGS)

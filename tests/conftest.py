@@ -6,7 +6,10 @@ import json
 import pathlib
 import time
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mooseng.common.config import load
 
@@ -14,6 +17,15 @@ HEARTBEAT = 0.2          # seconds
 OFFLINE_TIMEOUT = 1.5    # seconds without heartbeat before a chunk server is offline
 CHUNK_SIZE = 256 * 1024  # small chunks: a 1 MiB file has four
 WAIT = 30.0              # upper bound of every wait-for-condition
+
+# Hypothesis: `ci` replays the same examples on every run (a red test is never luck); `make
+# fuzz` (HYPOTHESIS_PROFILE=fuzz) explores new ones. Calls go to a real cluster: no deadline.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", deadline=None, database=None,
+                          max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def wait_for(condition, what: str, timeout: float = WAIT, interval: float = 0.05):

@@ -18,7 +18,7 @@ from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, Unavailable,
                                    abort, servicer_errors)
 from mooseng.common.log import kv
-from mooseng.common.rpc import FRAME, Channels
+from mooseng.common.rpc import FRAME, Channels, check_address
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -310,6 +310,8 @@ class ChunkService(pb_grpc.ChunkServerServicer):
     def _write(self, header: pb.WriteChunkHeader, frames, context,
                forwarder_type) -> pb.WriteChunkReply:
         me = self._address()
+        for address in header.chain:      # the caller's mistake, not a failure of this server
+            check_address(address)
         forwarder = None
         try:
             if header.chain:  # first, so the next server copies its base while this one does
@@ -407,7 +409,7 @@ class ChunkService(pb_grpc.ChunkServerServicer):
     @servicer_errors
     def ReplicateChunk(self, request, context):  # noqa: N802 (gRPC API)
         copy = pull(self.store, self.peers, request.chunk_id, request.version,
-                    list(request.sources), self.metrics.bytes_written.inc)
+                    [check_address(a) for a in request.sources], self.metrics.bytes_written.inc)
         self.metrics.replications.inc()
         return pb.ChunkRef(chunk_id=copy.chunk_id, version=copy.version, length=copy.length)
 

@@ -15,7 +15,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from mooseng.common.errors import Unavailable
+from mooseng.common.errors import InvalidArgument, Unavailable
 
 FRAME = 1024 * 1024                  # data frames in ReadChunk / WriteChunk streams
 MAX_MESSAGE = 8 * FRAME
@@ -42,6 +42,17 @@ def set_serving(health_servicer: health.HealthServicer, services: list[str], ser
               else health_pb2.HealthCheckResponse.NOT_SERVING)
     for name in ["", *services]:
         health_servicer.set(name, status)
+
+
+def check_address(address: str) -> str:
+    """An address a request names for this daemon to call (a write chain, a replication
+    source) must be printable host:port: anything else is refused before it is dialled, and
+    never echoed into gRPC metadata, which rejects control characters."""
+    host, _, port = address.rpartition(":")
+    if not (host and port.isdigit() and 0 < int(port) < 65536 and address.isascii()
+            and address.isprintable() and " " not in address):
+        raise InvalidArgument(f"address {address!r} is not host:port")
+    return address
 
 
 class Channels:

@@ -330,7 +330,7 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
         op = entry["op"]
         args = {k: v for k, v in entry.items() if k not in ("op", "t")}
         was_dir = op in ("remove", "rename", "setgoal", "setclass") and self._is_dir(
-            args.get("path") or args["src"])
+            args["path"] if "path" in args else args["src"])
         result = apply(self.state, dict(entry, v=version))
         self.invalidations.publish(events_for(op, args, was_dir))
         return result
