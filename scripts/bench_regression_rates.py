@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="injected slowdown in %% (default 15)")
     parser.add_argument("--threshold", type=percent, default=stats.THRESHOLD,
                         help=f"bench check's threshold in %% (default {stats.THRESHOLD:g})")
+    parser.add_argument("--alpha", type=float, default=stats.ALPHA,
+                        help=f"significance level to judge with (default {stats.ALPHA:g}, "
+                             "bench check's)")
     parser.add_argument("--db", help="keep the runs in this results database (default: a "
                         "temporary one, removed at the end)")
     return parser
@@ -76,11 +79,11 @@ def main() -> int:
             peer.stop()
         with ResultStore(db) as store:
             runs = store.runs()[-args.runs:]
-    report(runs, args.slowdown, args.threshold)
+    report(runs, args.slowdown, args.threshold, args.alpha)
     return 0
 
 
-def report(runs, slowdown: float, threshold: float) -> None:
+def report(runs, slowdown: float, threshold: float, alpha: float) -> None:
     pairs = list(zip(runs, runs[1:]))
     alarms: dict[str, int] = {}
     detected: dict[str, int] = {}
@@ -91,12 +94,13 @@ def report(runs, slowdown: float, threshold: float) -> None:
                 v * (1 - slowdown / 100) for v in result.throughputs])
             for name, result in after.results.items()})
         for kind, counts, later in (("alarms", alarms, after), ("detected", detected, slowed)):
-            rows = regression.regressions(regression.compare(before, later)[0], threshold)
+            rows = regression.regressions(regression.compare(before, later, alpha)[0],
+                                          threshold)
             failed[kind] += bool(rows)
             for row in rows:
                 counts[row.workload] = counts.get(row.workload, 0) + 1
     print(f"\n{len(pairs)} comparisons of consecutive runs ({runs[0].repeat} repetitions each; "
-          f"regression: at least {threshold:g} % slower, p < {stats.ALPHA})")
+          f"regression: at least {threshold:g} % slower, p < {alpha:g})")
     print(f"{'WORKLOAD':12s}  {'FALSE ALARMS':>12s}  {f'DETECTED {slowdown:g} % SLOWER':>20s}")
     for name in runs[0].results:
         print(f"{name:12s}  {alarms.get(name, 0):>7d} / {len(pairs):<3d}"

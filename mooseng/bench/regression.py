@@ -21,7 +21,7 @@ class Row:
     change: stats.Change
 
 
-def compare(a: Run, b: Run) -> tuple[list[Row], list[str]]:
+def compare(a: Run, b: Run, alpha: float = stats.ALPHA) -> tuple[list[Row], list[str]]:
     """The rows of the workloads both runs measured, and the workloads only one of them did."""
     differ = [f"{key} {a.topology.get(key)} and {b.topology.get(key)}" for key in SHAPE
               if a.topology.get(key) != b.topology.get(key)]
@@ -36,7 +36,8 @@ def compare(a: Run, b: Run) -> tuple[list[Row], list[str]]:
         raise InvalidArgument(f"runs {a.id} and {b.id} have no workload in common "
                               f"({', '.join(a.results)} and {', '.join(b.results)})")
     changes = stats.across([stats.change(a.results[name].throughputs,
-                                         b.results[name].throughputs) for name in shared])
+                                         b.results[name].throughputs, alpha)
+                            for name in shared], alpha)
     rows = [Row(name, a.results[name].unit, change) for name, change in zip(shared, changes)]
     return rows, sorted(set(a.results) ^ set(b.results))
 
