@@ -248,9 +248,7 @@ class NamespaceMachine(RuleBasedStateMachine):
             (changed if not error else None)
 
     @invariant()
-    def agrees_with_the_model(self):
-        if not hasattr(self, "model"):
-            return
+    def agrees_with_the_model(self):     # checked once the initial tree is made, not during
         for parts, node in self.model.nodes.items():
             path = self.path(parts)
             if node.is_dir:
