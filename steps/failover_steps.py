@@ -7,6 +7,7 @@ remember the one they disturbed as "the old leader".
 import time
 
 import grpc
+import requests
 import support.steptypes  # noqa: F401 - registers {x:Q}
 from behave import given, then, when
 
@@ -155,6 +156,27 @@ def step_kill_etcd(context, names):
     world.remembered["fault at"] = time.time()
 
 
+@when("an etcd member that {role} is {fault:Halt}")
+def step_halt_etcd_by_role(context, role, fault):
+    """etcd's own leader is the harder loss: etcd elects another before any write goes on. A
+    paused member is the harder kind: connections to it hang instead of being refused."""
+    world = context.world
+    members = world.cluster.etcd
+    leaders = within(10, lambda: [m for m in members if _leads_etcd(m)],
+                     "etcd to have one leader", until=lambda found: len(found) == 1)
+    member = {"leads etcd": leaders, "follows": [m for m in members if m not in leaders]}[role][0]
+    halt = {"killed": member.kill, "paused": member.pause}[fault]
+    world.history.fault(f"{halt.__name__} {member.name} (it {role})")
+    halt()
+    world.remembered["lost etcd member"] = member.name
+
+
+def _leads_etcd(member) -> bool:
+    status = requests.post(f"http://{member.address}/v3/maintenance/status", json={},
+                           timeout=2.0).json()
+    return int(status["leader"]) == int(status["header"]["member_id"])
+
+
 @when("the killed etcd members are started again")
 def step_restart_etcd(context):
     world = context.world
@@ -230,6 +252,13 @@ def step_status_roles(context, followers, lag):
 def step_status_etcd(context, count):
     members = context.world.remembered["cli json"]["etcd"]
     assert len(members) == count and all(m["ok"] for m in members), f"etcd members: {members}"
+
+
+@then('every master\'s health becomes {status} within {seconds:g} seconds with the check '
+      '"{check:Q}" naming the lost member')
+def step_every_master_health_lost(context, status, seconds, check):
+    step_every_master_health(context, status, seconds, check,
+                             context.world.remembered["lost etcd member"])
 
 
 @then('every master\'s health becomes {status} within {seconds:g} seconds with the check '

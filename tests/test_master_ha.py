@@ -1,7 +1,9 @@
 """Three masters on a real 3-member etcd: one leads, the others follow the changelog, clients
 and chunk servers follow the leader, and a leader that lost its lease acknowledges nothing."""
 
+import os
 import shutil
+import signal
 import time
 
 import pytest
@@ -12,7 +14,7 @@ from mooseng.common.errors import NotLeader
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.bench.hacluster import ETCD_MISSING, EtcdMembers
 from mooseng.master.etcd import b64
-from mooseng.master.ha import METALOGGERS
+from mooseng.master.ha import HEAD, METALOGGERS, log_key
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason=ETCD_MISSING)
 
@@ -160,6 +162,65 @@ def test_a_leader_that_lost_its_lease_acknowledges_nothing_and_follows(ha):
         with pytest.raises(Exception):
             core.state.lookup("/never")
     assert client.read_bytes("/kept.bin") == b"k" * 100
+
+
+@pytest.mark.parametrize("loss", ["killed", "silent"])
+def test_losing_the_etcd_leader_moves_no_master_leadership(ha, loss):
+    """etcd elects a leader of its own within about a second and extends every lease; the
+    leading master rides that out instead of giving up its lease. A killed member refuses
+    connections; a silent one (stopped, as a killed container's address) lets them hang."""
+    client = ha.client()
+    client.write_bytes("/before.bin", b"b" * 100)
+    old = ha.leader()
+    since = ha.masters[old].ha.leading_since
+    members = ha.masters[old].ha.etcd.member_health()
+    etcd_leader, = [name for name, (port, _) in ha.etcd.ports.items()
+                    for endpoint, _, detail in members
+                    if endpoint.endswith(f":{port}") and "leader True" in detail]
+    if loss == "killed":
+        ha.etcd.kill(etcd_leader)
+    else:
+        os.killpg(ha.etcd.processes[etcd_leader].pid, signal.SIGSTOP)
+    written, began = 0, time.monotonic()
+    while time.monotonic() - began < 3.0:
+        client.write_bytes(f"/during-{written}.bin", bytes([written % 256]) * 100)
+        written += 1
+    assert ha.leader() == old and ha.masters[old].ha.leading_since == since, \
+        f"{old} stopped leading when etcd lost its leader {etcd_leader}"
+    for number in range(written):
+        assert client.read_bytes(f"/during-{number}.bin") == bytes([number % 256]) * 100
+    assert client.read_bytes("/before.bin") == b"b" * 100
+
+
+def test_a_commit_whose_answer_was_lost_is_acknowledged_once(ha):
+    """A member can carry out the leader's transaction and die before answering; the try on
+    the next member then finds the head moved by the first try, which is no reason to stop
+    leading."""
+    from etcd3gw import exceptions as etcd_errors
+
+    client = ha.client()
+    client.mkdir("/before")
+    old = ha.leader()
+    etcd = ha.masters[old].ha.etcd
+    lost = []
+    for member in etcd._clients:
+        def answer_lost(url, *args, post=member.post, **kwargs):
+            reply = post(url, *args, **kwargs)
+            if url.endswith("/kv/txn") and not lost and reply.get("succeeded"):
+                lost.append(url)
+                raise etcd_errors.ConnectionFailedError("the member died before answering")
+            return reply
+        member.post = answer_lost
+    since = ha.masters[old].ha.leading_since
+    client.mkdir("/answer-lost")
+    assert lost, "no transaction of the leader's lost its answer"
+    assert ha.leader() == old and ha.masters[old].ha.leading_since == since
+    version = ha.masters[old].core.state.version
+    entry, _ = etcd.get(log_key(version))
+    head, _ = etcd.get(HEAD)
+    assert b"/answer-lost" in entry and head == str(version).encode()
+    client.mkdir("/after")
+    assert ha.leader() == old
 
 
 def test_followers_answer_every_client_call_with_the_leader(ha):

@@ -54,14 +54,20 @@ Feature: Master failover on etcd
     And no acknowledged write was lost
 
   @id.failover.etcd_member_lost @critical @disruptive
-  Scenario: Losing one etcd member changes nothing the clients can see
+  Scenario Outline: An etcd member that <role>, <fault>, changes nothing the clients can see
     Given 4 clients writing and reading small files of 1 KB to 64 KB at the same time
     And the clients have made 6 acknowledged writes, within 60 seconds
-    When etcd member "etcd-1" is killed
+    When an etcd member that <role> is <fault>
     Then the leader stays the same for 3 seconds
-    And every master's health becomes degraded within 5 seconds with the check "etcd" naming "etcd-1"
+    And every master's health becomes degraded within 5 seconds with the check "etcd" naming the lost member
     And the clients make 12 more acknowledged writes within 60 seconds
     And no acknowledged write was lost
+
+    Examples:
+      | role       | fault  |
+      | leads etcd | killed |
+      | leads etcd | paused |
+      | follows    | killed |
 
   @id.failover.etcd_majority_lost @blocker @disruptive
   Scenario: Without an etcd majority changes are refused, and service resumes when etcd is back

@@ -24,8 +24,9 @@ from mooseng.common.log import kv
 
 log = logging.getLogger("mooseng.master.etcd")
 
-CALL_TIMEOUT = 2.0           # one member's answer; a dead one is skipped after this
-PROBE_TIMEOUT = 0.5          # a member's status, for health and status
+CONNECT_TIMEOUT = 0.5        # a member that is gone without refusing is skipped after this
+CALL_TIMEOUT = 2.0           # one member's answer; a member without an etcd leader waits
+QUICK_TIMEOUT = 0.5          # a member's status, or a lease kept alive: asked again soon
 UNREACHABLE = (etcd_errors.ConnectionFailedError, etcd_errors.ConnectionTimeoutError,
                etcd_errors.InternalServerError)
 
@@ -67,13 +68,12 @@ def check_setting(value: str) -> None:
 
 
 class Etcd:
-    def __init__(self, endpoints: list[tuple[str, int]], timeout: float = CALL_TIMEOUT):
+    def __init__(self, endpoints: list[tuple[str, int]]):
         self.endpoints = endpoints
-        self.timeout = timeout
-        self._clients = [etcd3gw.Etcd3Client(host, port, timeout=timeout, api_path="/v3/")
-                         for host, port in endpoints]
-        self._probes = [etcd3gw.Etcd3Client(host, port, timeout=PROBE_TIMEOUT, api_path="/v3/")
-                        for host, port in endpoints]
+        self._clients = [etcd3gw.Etcd3Client(host, port, timeout=(CONNECT_TIMEOUT, CALL_TIMEOUT),
+                                             api_path="/v3/") for host, port in endpoints]
+        self._quick = [etcd3gw.Etcd3Client(host, port, timeout=(CONNECT_TIMEOUT, QUICK_TIMEOUT),
+                                           api_path="/v3/") for host, port in endpoints]
         self._probing = ThreadPoolExecutor(len(endpoints), thread_name_prefix="etcd-probe")
         self._lock = threading.Lock()
         self._current = 0
@@ -81,15 +81,19 @@ class Etcd:
     def describe(self) -> str:
         return ",".join(f"{h}:{p}" for h, p in self.endpoints)
 
-    def _call(self, use):
-        """use(client) on the current member, then on each other one that can be reached."""
+    def _call(self, use, quick: bool = False):
+        """use(client) on the current member, then on each other one that can be reached.
+
+        A member that took the request and then failed may have carried it out: a retried
+        transaction must be one whose outcome can be told by reading (see EtcdJournal)."""
+        clients = self._quick if quick else self._clients
         with self._lock:
             first = self._current
         errors = []
-        for step in range(len(self._clients)):
-            index = (first + step) % len(self._clients)
+        for step in range(len(clients)):
+            index = (first + step) % len(clients)
             try:
-                result = use(self._clients[index])
+                result = use(clients[index])
             except UNREACHABLE as error:
                 errors.append(f"{self.endpoints[index][0]}:{self.endpoints[index][1]}: "
                               f"{_short(error)}")
@@ -101,8 +105,8 @@ class Etcd:
         raise EtcdUnavailable(f"no etcd member answered ({'; '.join(errors)}); start etcd or "
                               "check --etcd")
 
-    def post(self, path: str, body: dict) -> dict:
-        return self._call(lambda c: c.post(c.get_url(path), json=body))
+    def post(self, path: str, body: dict, quick: bool = False) -> dict:
+        return self._call(lambda c: c.post(c.get_url(path), json=body), quick)
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> dict:
         return self.post("/kv/txn", {"compare": compare, "success": success,
@@ -135,8 +139,9 @@ class Etcd:
         return int(reply["ID"])
 
     def keepalive(self, lease: int) -> int:
-        """The lease's new TTL, or -1 when it has already expired."""
-        reply = self.post("/lease/keepalive", {"ID": lease})
+        """The lease's new TTL, or -1 when it has already expired. Asked with a short deadline:
+        a lease of a second is better renewed again soon than waited for."""
+        reply = self.post("/lease/keepalive", {"ID": lease}, quick=True)
         return int(reply.get("result", {}).get("TTL", -1))
 
     def revoke(self, lease: int) -> None:
@@ -145,7 +150,7 @@ class Etcd:
     def member_health(self) -> list[tuple[str, bool, str]]:
         """(endpoint, answers, detail) for every member, asked all at once with a short
         deadline: a member that is gone without refusing must not hold anyone up."""
-        return list(self._probing.map(_member_status, self.endpoints, self._probes))
+        return list(self._probing.map(_member_status, self.endpoints, self._quick))
 
     def watch(self, prefix: str, start_revision: int, idle: float) -> Iterator[list[dict]]:
         """Events under `prefix` from `start_revision` on, a list per response, decoded.
@@ -158,7 +163,7 @@ class Etcd:
 
         def open_stream(client):
             return client.session.post(client.get_url("/watch"), json=body, stream=True,
-                                       timeout=(self.timeout, idle))
+                                       timeout=(CONNECT_TIMEOUT, idle))
         response = self._call(open_stream)
         try:
             for line in response.iter_lines():

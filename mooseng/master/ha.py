@@ -5,8 +5,9 @@ while its leader key (bound to its lease) is the one it created and the log's he
 last left it; an entry is acknowledged once that transaction succeeded, so a deposed or paused
 leader can never acknowledge a write. Every master copies the committed entries into its local
 changelog; followers apply them in order from an etcd watch, so a new leader starts from its own
-state. A leader that loses its lease, or cannot tell whether a transaction went through,
-steps down and rebuilds its state from what was committed.
+state. A leader rides out a short silence of etcd (etcd electing a leader of its own after
+losing one member), refusing changes meanwhile; a leader whose lease expired, or that etcd
+leaves silent longer, steps down and rebuilds its state from what was committed.
 
 Keys (etcd serves one MooseNG cluster):
   /mooseng/cluster_id           the cluster's name, set by the first master
@@ -32,7 +33,7 @@ from mooseng.common.errors import MooseNGError, NotLeader, Unavailable, from_rpc
 from mooseng.common.log import kv
 from mooseng.common.rpc import OPTIONS
 from mooseng.master.changelog import Changelog, decode, encode
-from mooseng.master.etcd import Etcd, EtcdUnavailable, b64
+from mooseng.master.etcd import Etcd, EtcdUnavailable, b64, unb64
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -48,6 +49,11 @@ MASTERS = PREFIX + "masters/"
 METALOGGERS = PREFIX + "metaloggers/"   # no lease: a metalogger that died stays, reporting late
 MAX_OPS = 100            # puts per transaction (etcd allows 128 by default)
 REPORT_EVERY = 0.5       # seconds between a master's reports of its own state
+PROBE_EVERY = 0.5        # seconds between looks at every etcd member, for health
+RIDE_OUT = 3.0           # seconds a leader waits for etcd after its lease ran out locally: etcd
+                         # elects a leader of its own within a few election timeouts, and its
+                         # new leader extends every lease
+RETRY_PAUSE = 0.1        # seconds between tries of a commit while etcd does not answer
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
 SNAPSHOT_TIMEOUT = 120.0
 SENTINEL_PERIOD = 0.1     # how often followers ask whether the leader still answers
@@ -78,7 +84,8 @@ class Peer:
 class EtcdJournal:
     """The leader's changelog (same interface as `Changelog`): appended entries wait in memory
     and are group-committed to etcd by the first caller of `wait_durable`, fenced by leadership.
-    Any failure of a commit is final: this master is no longer allowed to lead."""
+    A commit is tried again while etcd does not answer, until the leadership ends (`seal`); etcd
+    refusing it, or the leadership ending first, is final: this master may no longer lead."""
 
     def __init__(self, etcd: Etcd, local: Changelog, version: int, leader_revision: int,
                  head_revision: int, on_lost):
@@ -93,6 +100,7 @@ class EtcdJournal:
         self._committing = False
         self.lost: str | None = None
         self._refused = False          # etcd said no (nothing written), rather than no answer
+        self._sealed = threading.Event()
 
     @property
     def durable(self) -> int:
@@ -125,7 +133,7 @@ class EtcdJournal:
                 except NotLeader as error:
                     self.lost, self._refused = str(error), True
                 except (MooseNGError, OSError) as error:
-                    self.lost = str(error)
+                    self.lost, self._refused = str(error), False
                 finally:
                     self._cond.acquire()
                     self._committing = False
@@ -139,6 +147,7 @@ class EtcdJournal:
         with self._cond:
             if not self.lost:
                 self.lost, self._refused = reason, True
+            self._sealed.set()
             while self._committing:
                 self._cond.wait()
             self._cond.notify_all()
@@ -149,20 +158,48 @@ class EtcdJournal:
             puts = [{"request_put": {"key": b64(log_key(v)), "value": b64(encode(v, e))}}
                     for v, e in part]
             puts.append({"request_put": {"key": b64(HEAD), "value": b64(str(part[-1][0]))}})
-            reply = self._etcd.txn(
+            reply = self._send(
                 [{"key": b64(LEADER), "target": "CREATE", "result": "EQUAL",
                   "create_revision": self._leader_revision},
                  {"key": b64(HEAD), "target": "MOD", "result": "EQUAL",
                   "mod_revision": self._head_revision}],
-                puts, [{"request_range": {"key": b64(LEADER)}}])
-            if not reply.get("succeeded"):
+                puts, [{"request_range": {"key": b64(LEADER)}},
+                       {"request_range": {"key": b64(HEAD)}}])
+            if reply.get("succeeded"):
+                self._head_revision = int(reply["header"]["revision"])
+            elif not self._landed_before(reply, part[-1][0]):
                 raise NotLeader("etcd refused the write: this master's leadership ended "
                                 "(its lease expired or another master leads)")
-            self._head_revision = int(reply["header"]["revision"])
             for version, entry in part:
                 self.local.append(version, entry)
             with self._cond:
                 self._durable = part[-1][0]
+
+    def _send(self, compare: list, success: list, failure: list) -> dict:
+        """The transaction, tried until etcd answers or the leadership ends. Trying again is
+        safe: the fence on the head lets at most one try through."""
+        while True:
+            try:
+                return self._etcd.txn(compare, success, failure)
+            except EtcdUnavailable:
+                if self._sealed.wait(RETRY_PAUSE):
+                    raise
+
+    def _landed_before(self, reply: dict, version: int) -> bool:
+        """After a refused transaction: did an earlier try of it go through? A member can
+        carry out a transaction and fail before answering, and the next try then finds the
+        head moved. Only this leader writes the head while the leader key is the one it
+        created, so a head at `version` under that key is this very write."""
+        found = [(r.get("response_range", {}).get("kvs") or [{}])[0]
+                 for r in reply.get("responses", [])]
+        if len(found) != 2:
+            return False
+        leader, head = found
+        if (int(leader.get("create_revision", 0)) != self._leader_revision
+                or unb64(head.get("value", "")) != str(version).encode()):
+            return False
+        self._head_revision = int(head["mod_revision"])
+        return True
 
     def rotate(self, next_version: int) -> None:
         self.wait_durable(self._written)
@@ -268,6 +305,8 @@ class Leadership:
         self._thread = threading.Thread(target=self._run, name="ha", daemon=True)
         self._reporter = threading.Thread(target=self._report_loop, name="ha-report",
                                           daemon=True)
+        self._prober = threading.Thread(target=self._probe_loop, name="ha-etcd-probe",
+                                        daemon=True)
         self._tail = LogTail(etcd, lambda: core.state.version, core.apply_committed)
         self._sentinel = threading.Thread(target=self._watch_leader, name="ha-leader-watch",
                                           daemon=True)
@@ -289,6 +328,7 @@ class Leadership:
             raise OSError(f"cannot reach etcd at {self.etcd.describe()}: {error}") from None
         self._thread.start()
         self._reporter.start()
+        self._prober.start()
         self._sentinel.start()
 
     def stop(self) -> None:
@@ -297,7 +337,7 @@ class Leadership:
         self._stopping.set()
         self._lost.set()
         self._report_now.set()
-        for thread in (self._thread, self._reporter, self._sentinel):
+        for thread in (self._thread, self._reporter, self._prober, self._sentinel):
             if thread.ident:          # not started when start() failed
                 thread.join()
 
@@ -421,8 +461,12 @@ class Leadership:
                 ttl, self.last_error = 0, str(error)
             if ttl > 0:
                 self._deadline = sent + ttl
-            elif ttl < 0 or time.monotonic() >= self._deadline:
+            elif ttl < 0:
                 reason = "the leader lease expired"
+                break
+            elif time.monotonic() >= self._deadline + RIDE_OUT:
+                reason = (f"etcd did not renew the leader lease for {RIDE_OUT:g} s after it ran "
+                          f"out ({self.last_error})")
                 break
         self.leading = False
         self.leader = None
@@ -493,7 +537,6 @@ class Leadership:
         health; the report lives on a lease of its own, so a dead master's report goes."""
         lease = 0
         while not self._stopping.is_set():
-            self._members = self.etcd.member_health()
             try:
                 pairs, _, _ = self.etcd.range(METALOGGERS, METALOGGERS[:-1] + "0")
                 self._metaloggers = [json.loads(value) for _, value in pairs]
@@ -514,6 +557,13 @@ class Leadership:
                 self.etcd.revoke(lease)
             except EtcdUnavailable:
                 pass
+
+    def _probe_loop(self) -> None:
+        """etcd members' health on its own: the report loop can wait seconds for etcd."""
+        while True:
+            self._members = self.etcd.member_health()
+            if self._stopping.wait(PROBE_EVERY):
+                return
 
     def report(self) -> dict:
         return {"id": self.me.id, "address": self.me.address,
@@ -549,7 +599,7 @@ class Leadership:
                  "report_age_seconds": round(max(0.0, now - r["time"]), 3)} for r in reports]
 
     def member_health(self) -> list[tuple[str, bool, str]]:
-        """As last seen by the report loop (every REPORT_EVERY seconds)."""
+        """As last seen by the probe loop (every PROBE_EVERY seconds)."""
         return self._members
 
 

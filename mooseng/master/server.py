@@ -258,7 +258,10 @@ class MasterServer:
                                              f"down: {', '.join(down)}")
         else:
             etcd = Check("etcd", "healthy", f"{len(members)} etcd members answer")
-        if ha.leading:
+        if ha.leading and not ha.certain():
+            role = Check("leadership", "degraded", "leading, but etcd has not renewed the "
+                                                   f"lease yet: {ha.last_error or 'waiting'}")
+        elif ha.leading:
             lagging = [f"{m['name']} ({m['lag_entries']} entries behind)"
                        for m in ha.known_masters() if m["role"] == "follower"
                        and m["lag_entries"] > LAG_DEGRADED]

@@ -154,6 +154,9 @@ class Node(abc.ABC):
     role: str   # "master" | "chunkserver"
     labels: dict[str, str]   # chunk servers: the labels it was started with
 
+    def __repr__(self) -> str:
+        return self.name      # what a failed step's message names
+
     @property
     @abc.abstractmethod
     def address(self) -> str:
