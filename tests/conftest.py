@@ -56,6 +56,7 @@ class LocalCluster:
     master_address: str = ""
     chunkservers: list = dataclasses.field(default_factory=list)   # daemon or None (stopped)
     clients: list = dataclasses.field(default_factory=list)
+    regions: tuple = ()      # chunk server N is in regions[N] (none: no region label)
 
     def start_master(self, port: int = 0) -> None:
         """Start the master (again, on its data dir; `port` keeps the address chunk servers
@@ -90,7 +91,8 @@ class LocalCluster:
         (data_dir / "ports.json").unlink(missing_ok=True)
         config = load(ChunkServerConfig, [
             "--data-dir", str(data_dir), "--master", self.master_address, "--port", "0",
-            "--http-port", "0", "--scrub-interval", "1", "--label", f"rack=r{number}"])
+            "--http-port", "0", "--scrub-interval", "1", "--label", f"rack=r{number}",
+            *(["--label", f"region={self.regions[number]}"] if self.regions else [])])
         daemon = ChunkServerDaemon(config)
         daemon.start()
         _ports(data_dir)
@@ -127,8 +129,8 @@ class LocalCluster:
             self.master.stop()
 
 
-def start_cluster(root: pathlib.Path, chunkservers: int = 3) -> LocalCluster:
-    cluster = LocalCluster(root)
+def start_cluster(root: pathlib.Path, chunkservers: int = 3, regions: tuple = ()) -> LocalCluster:
+    cluster = LocalCluster(root, regions=regions)
     try:
         cluster.start_master()
         for number in range(chunkservers):

@@ -46,6 +46,11 @@ def status(client: Client, args) -> Output:
                  f"{m['report_age_seconds']:.1f}s"] for m in s["metaloggers"]]
         text += "\n\n" + table(["METALOGGER", "VERSION", "LAG", "REPORTED"], rows,
                                  right={1, 2, 3})
+    if s["regions"]:
+        rows = [[r["region"], r["chunks_pending"], f"{r['lag_seconds']:.1f}s"]
+                for r in s["regions"]]
+        text += "\n\n" + table(["REGION", "CHUNKS PENDING", "REPLICATION LAG"], rows,
+                                 right={1, 2})
     if s["etcd"]:
         rows = [[e["endpoint"], "up" if e["ok"] else "DOWN", e["detail"]] for e in s["etcd"]]
         text += "\n\n" + table(["ETCD MEMBER", "STATE", "DETAIL"], rows)

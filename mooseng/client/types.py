@@ -91,7 +91,7 @@ def status_dict(status: pb.ClusterStatus) -> dict:
         value = getattr(status, field.name)
         if field.name == "servers_by_state":
             value = dict(value)
-        elif field.name in ("masters", "etcd", "metaloggers", "checks"):
+        elif field.name in ("masters", "etcd", "metaloggers", "checks", "regions"):
             value = [{f.name: getattr(item, f.name) for f in item.DESCRIPTOR.fields}
                      for item in value]
         data[field.name] = value

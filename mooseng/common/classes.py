@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 from mooseng.common.errors import InvalidArgument
 
 ANY = "*"
+REGION = "region"            # the label naming a chunk server's (and a client's) region
 MAX_COPIES = 9
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _LABEL = re.compile(r"[A-Za-z0-9_.-]+$")
@@ -88,6 +89,25 @@ def describe(copies: Sequence[str]) -> str:
     for constraint in copies:
         counts[constraint] = counts.get(constraint, 0) + 1
     return " + ".join(f"{n}*{c}" if c != ANY else f"{n}*any" for c, n in counts.items())
+
+
+def region_of(constraint: str) -> str | None:
+    """The region a copy's constraint puts it in, if it names one."""
+    if constraint == ANY:
+        return None
+    terms = dict(term.partition("=")[::2] for term in constraint.split("&"))
+    return terms.get(REGION)
+
+
+def split_by_region(copies: Sequence[str], region: str | None) -> tuple[tuple[str, ...],
+                                                                         tuple[str, ...]]:
+    """(copies written with the data, copies the replicator makes afterwards) for a writer in
+    `region`: a write waits for the copies of its own region, not for a WAN. With no copy
+    allowed in the writer's region (or a writer of no region), every copy is written with
+    the data."""
+    later = tuple(c for c in copies if region and region_of(c) not in (None, region))
+    now = tuple(c for c in copies if c not in later)
+    return (now, later) if now else (tuple(copies), ())
 
 
 def matches(constraint: str, labels: Mapping[str, str]) -> bool:

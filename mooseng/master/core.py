@@ -147,6 +147,7 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
         self._tally: collections.Counter = collections.Counter()
         self._dirty: set[int] = set()
         self._recount = True      # look at every chunk (after recovery)
+        self._short: dict[int, tuple[frozenset[str], float]] = {}   # chunk -> regions, since
         self._acted_key: tuple | None = None
         self._next_plan = 0.0     # monotonic time before which no new full plan is made
         self._inherited_until = 0.0   # after a promotion: until the old leader's leases end
@@ -492,15 +493,19 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
     def allocate(self, inode: int, index: int, exclude: list[str],
                  near: dict[str, str] | None = None) -> Allocation:
         """A new version (and for a new chunk, a new id) plus the chain to write it to; `near`
-        holds the writing client's labels."""
+        holds the writing client's labels. A writer with a region writes the copies of its
+        own region; the replicator makes the others afterwards."""
         excluded = set(exclude)
         with self.lock:
             node = self.state.get_file(inode)
             chunk_id = node.chunks.get(index)
+            region = (near or {}).get(classes.REGION)
             if chunk_id is not None:
                 chunk = self.state.chunks[chunk_id]
                 chain = [s for s in self._valid_holders(chunk_id, chunk.version, (ONLINE,))
                          if s.server_id not in excluded]
+                if region:   # other regions' copies go stale; the replicator remakes them
+                    chain = [s for s in chain if s.labels.get(classes.REGION) == region] or chain
                 if not chain:
                     raise Unavailable(f"no online chunk server holds chunk {chunk_id} version "
                                       f"{chunk.version}"
@@ -512,7 +517,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
                 wants = self.state.copies_of(node)
                 if node.storage_class:
                     self._check_copies(self.state.storage_class(node.storage_class))
-                chosen = placement.choose_for(self.candidates().values(), wants, excluded,
+                now, _ = classes.split_by_region(wants, region)
+                chosen = placement.choose_for(self.candidates().values(), now, excluded,
                                               rng=self._rng, policy=self.state.policy,
                                               turn=self._turn, near=near)
                 self._turn += 1

@@ -64,6 +64,14 @@ class Plan:
     missing: int = 0
     misplaced: int = 0
     actions: list[Action] = dataclasses.field(default_factory=list)
+    regions: dict[str, "RegionLag"] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionLag:
+    """Chunks still waiting for a copy in a region, and for how long the oldest has waited."""
+    pending: int
+    seconds: float
 
 
 def valid_copies(chunk: ChunkView, servers: Mapping) -> list[str]:
@@ -99,6 +107,12 @@ def assess(chunk: ChunkView, servers: Mapping) -> Assessment:
     if status == MISSING and draining:
         status = UNDERGOAL           # still readable from the server being drained
     return Assessment(status, valid, draining, where)
+
+
+def regions_short(chunk: ChunkView, where: Mapping[int, str]) -> frozenset[str]:
+    """Regions in which a copy the chunk's class wants there is not made yet."""
+    return frozenset(region for index, want in enumerate(chunk.constraints())
+                     if index not in where and (region := classes.region_of(want)))
 
 
 def placed(chunk: ChunkView, holders: Collection[str], servers: Mapping) -> dict[int, str]:

@@ -24,6 +24,14 @@ class MasterMetrics:
         self.misplaced = prom.Gauge("mooseng_master_chunks_misplaced",
                                     "Chunks with enough copies, some on servers their storage "
                                     "class does not allow", registry=registry)
+        self.region_pending = prom.Gauge(
+            "mooseng_master_chunks_pending_replication",
+            "Chunks whose storage class wants a copy in the region that is not made yet",
+            ["region"], registry=registry)
+        self.region_lag = prom.Gauge(
+            "mooseng_master_replication_lag_seconds",
+            "How long the oldest chunk waiting for a copy in the region has waited",
+            ["region"], registry=registry)
         self.missing = prom.Gauge("mooseng_master_chunks_missing",
                                   "Chunks with no valid copy (unreadable)", registry=registry)
         self.chunkservers = prom.Gauge("mooseng_master_chunkservers",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
+from mooseng.common import classes
 from mooseng.common.log import kv
 from mooseng.master import balance, goals
 from mooseng.master.invalidation import chunk_event
@@ -59,26 +60,53 @@ class Repair:
                 self._recount = False
                 self._status.clear()
                 self._tally.clear()
+                self._short = {c: v for c, v in self._short.items() if c in state.chunks}
                 dirty = set(state.chunks)
             else:
                 dirty = self._dirty | state.changed_chunks
             self._dirty, state.changed_chunks = set(), set()
             servers = self.candidates() if dirty else {}
+            now = self.clock()
             for chunk_id in dirty:
                 old = self._status.pop(chunk_id, None)
                 if old:
                     self._tally[old] -= 1
                 chunk = state.chunks.get(chunk_id)
                 if chunk is None:
+                    self._short.pop(chunk_id, None)
                     continue
                 view = self._chunk_view(chunk_id, chunk)
-                status = goals.assess(view, servers).status
-                self._status[chunk_id] = status
-                self._tally[status] += 1
+                found = goals.assess(view, servers)
+                self._status[chunk_id] = found.status
+                self._tally[found.status] += 1
+                self._track_regions(chunk_id, goals.regions_short(view, found.where), now)
             return goals.Plan(chunks=len(self._status), undergoal=self._tally[goals.UNDERGOAL],
                               overgoal=self._tally[goals.OVERGOAL],
                               missing=self._tally[goals.MISSING],
-                              misplaced=self._tally[goals.MISPLACED])
+                              misplaced=self._tally[goals.MISPLACED],
+                              regions=self._region_lags(now))
+
+    def _track_regions(self, chunk_id: int, short: frozenset[str], now: float) -> None:
+        """Since when each chunk has waited for a copy in some region (the replication lag)."""
+        if not short:
+            self._short.pop(chunk_id, None)
+            return
+        _, since = self._short.get(chunk_id, (short, now))
+        self._short[chunk_id] = (short, since)
+
+    def _region_lags(self, now: float) -> dict[str, goals.RegionLag]:
+        """Every region a server is in, and any a chunk waits for: a region caught up shows 0."""
+        oldest: dict[str, float] = {}
+        pending: dict[str, int] = {}
+        for short, since in self._short.values():
+            for region in short:
+                pending[region] = pending.get(region, 0) + 1
+                oldest[region] = min(oldest.get(region, now), since)
+        regions = {s.labels[classes.REGION] for s in self.servers.values()
+                   if classes.REGION in s.labels} | set(pending)
+        return {region: goals.RegionLag(pending.get(region, 0),
+                                        round(now - oldest.get(region, now), 3))
+                for region in sorted(regions)}
 
     def _held(self, skip: set[int]) -> list[balance.Held]:
         """Chunks at goal and where their class wants them, with no work in flight."""

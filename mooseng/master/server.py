@@ -189,6 +189,9 @@ class MasterServer:
         metrics.overgoal.set(plan.overgoal)
         metrics.missing.set(plan.missing)
         metrics.misplaced.set(plan.misplaced)
+        for region, lag in plan.regions.items():
+            metrics.region_pending.labels(region).set(lag.pending)
+            metrics.region_lag.labels(region).set(lag.seconds)
 
     # ------------------------------------------------------------------ health
 

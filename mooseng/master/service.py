@@ -208,7 +208,10 @@ class MasterService(pb_grpc.MasterServicer):
                 used_bytes=sum(s.used for s in core.servers.values()),
                 metadata_version=core.state.version, chunk_size=core.chunk_size,
                 default_goal=core.settings.default_goal,
-                replications_pending=len(core.replicating), version=__version__)
+                replications_pending=len(core.replicating), version=__version__,
+                regions=[pb.RegionLag(region=name, chunks_pending=lag.pending,
+                                      lag_seconds=lag.seconds)
+                         for name, lag in counts.regions.items()])
             if request.metadata_checksum:
                 status.metadata_checksum = hashlib.sha256(
                     state_json(core.state).encode()).hexdigest()
