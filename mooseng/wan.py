@@ -61,6 +61,7 @@ class Proxy:
         self._rng = random.Random(seed)
         self._loop = asyncio.new_event_loop()
         self._servers: list[asyncio.base_events.Server] = []
+        self.forwarded = 0       # bytes passed on, both directions, every link
         self._thread = threading.Thread(target=self._loop.run_forever, name="wan", daemon=True)
         self._thread.start()
 
@@ -126,6 +127,7 @@ class Proxy:
                 if piece:
                     writer.write(piece)
                     await writer.drain()
+                    self.forwarded += len(piece)
                 else:
                     writer.write_eof()
             except OSError:

@@ -81,8 +81,9 @@ class LocalCluster:
         self.master = None
         self.start_master(port)
 
-    def start_chunkserver(self, number: int) -> None:
-        """Start chunk server `number` (0-based), on its existing data dir if it had one."""
+    def start_chunkserver(self, number: int, *flags: str) -> None:
+        """Start chunk server `number` (0-based), on its existing data dir if it had one;
+        `flags` come last (a later --port wins)."""
         from mooseng.chunkserver.main import ChunkServerConfig
         from mooseng.chunkserver.server import ChunkServerDaemon
 
@@ -92,7 +93,7 @@ class LocalCluster:
         config = load(ChunkServerConfig, [
             "--data-dir", str(data_dir), "--master", self.master_address, "--port", "0",
             "--http-port", "0", "--scrub-interval", "1", "--label", f"rack=r{number}",
-            *(["--label", f"region={self.regions[number]}"] if self.regions else [])])
+            *(["--label", f"region={self.regions[number]}"] if self.regions else []), *flags])
         daemon = ChunkServerDaemon(config)
         daemon.start()
         _ports(data_dir)

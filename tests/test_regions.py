@@ -4,7 +4,9 @@ others afterwards, and the master tells how far behind each region is."""
 import pytest
 
 from conftest import start_cluster, wait_for
+from mooseng.bench.hacluster import free_port
 from mooseng.common import classes
+from mooseng.wan import Proxy, Shape
 
 REGIONS = ("eu-west", "eu-west", "us-east")     # chunk servers 0, 1 and 2
 SPREAD = ["2*region=eu-west", "region=us-east"]
@@ -99,3 +101,51 @@ def test_an_unreachable_region_catches_up_with_nothing_lost_and_its_lag_is_told(
     for number in range(4):
         assert _copy_regions(client, f"/spread/f{number}") == ["eu-west", "eu-west", "us-east"]
         assert client.read_bytes(f"/spread/f{number}") == bytes([48 + number]) * 3000
+
+
+def test_another_regions_server_is_reached_through_its_link(tmp_path):
+    """A server of us-east that eu-west reaches through a WAN link (`--advertise-to`): the
+    master names the link to eu-west's clients and the server itself to us-east's."""
+    cluster = start_cluster(tmp_path, chunkservers=2, regions=REGIONS)
+    proxy = Proxy(Shape(delay=0.002))
+    try:
+        port = free_port()
+        link = proxy.add(("127.0.0.1", 0), ("127.0.0.1", port))
+        cluster.start_chunkserver(2, "--port", str(port),
+                                  "--advertise-to", f"eu-west=127.0.0.1:{link}")
+        wait_for(lambda: cluster.online() == 3, "3 chunk servers online")
+        client = _spread_file(cluster, "/spread/f", b"w" * 50_000)
+        wait_for(lambda: _copy_regions(client, "/spread/f") == ["eu-west", "eu-west", "us-east"],
+                 "the copy in us-east")
+        core, far = cluster.master.core, cluster.server_id(2)
+        inode = core.state.lookup("/spread/f").inode
+        seen = {region: dict(core.get_chunks(inode, 0, 0, {"region": region})[1][0].servers)
+                for region in ("eu-west", "us-east")}
+        assert seen["eu-west"][far] == f"127.0.0.1:{link}"
+        assert seen["us-east"][far] == f"127.0.0.1:{port}"
+        cluster.stop_chunkserver(0)
+        cluster.stop_chunkserver(1)
+        wait_for(lambda: cluster.online() == 1, "eu-west's servers offline")
+        before = proxy.forwarded
+        assert cluster.client(labels={"region": "eu-west"}).read_bytes("/spread/f") == \
+            b"w" * 50_000
+        assert proxy.forwarded - before >= 50_000, "eu-west read us-east's copy past the link"
+        cluster.start_chunkserver(0)
+        cluster.start_chunkserver(1)
+        wait_for(lambda: cluster.online() == 3, "eu-west's servers back")
+        before = proxy.forwarded
+        cluster.client(labels={"region": "us-east"}).write_bytes("/spread/g", b"g" * 50_000)
+        wait_for(lambda: _copy_regions(client, "/spread/g") == ["eu-west", "eu-west", "us-east"],
+                 "eu-west's copies of a file written in us-east")
+        assert proxy.forwarded - before >= 2 * 50_000, "eu-west copied from us-east past the link"
+    finally:
+        cluster.teardown()
+        proxy.close()
+
+
+def test_a_bad_region_address_is_refused_at_start(capsys):
+    from mooseng.chunkserver.main import main
+
+    assert main(["--data-dir", "/nonexistent", "--advertise-to", "us-east=nowhere"]) != 0
+    assert "bad value for 'advertise_to': us-east='nowhere' (use REGION=HOST:PORT" in \
+        capsys.readouterr().err

@@ -17,6 +17,9 @@ class ChunkServerConfig:
                                  "port; with host 0.0.0.0 the IP of this machine's hostname)")
     label: dict = setting({}, "placement label KEY=VALUE, e.g. tier=ssd or region=eu-west",
                           kind="labels")
+    advertise_to: dict = setting({}, "REGION=HOST:PORT: where clients and servers of another "
+                                     "region reach this server (e.g. a WAN link's end), "
+                                     "repeatable", kind="labels")
     capacity: int = setting(0, "bytes offered for chunks, e.g. 100GiB (0: the disk's free space)",
                             kind="size")
     scrub_interval: float = setting(60.0, "seconds for one background verification pass over "

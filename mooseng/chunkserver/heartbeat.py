@@ -142,8 +142,8 @@ class MasterLink:
 
     def __init__(self, master: str, store: ChunkStore, reporter: Reporter,
                  runner: CommandRunner, identity, active=lambda: 0):
-        """`identity()` returns (address, http_address, labels) as others should see them;
-        `active()` the number of reads and writes in progress."""
+        """`identity()` returns (address, http_address, labels, region -> address) as others
+        should see them; `active()` the number of reads and writes in progress."""
         self.master = master
         self.store = store
         self.reporter = reporter
@@ -193,12 +193,13 @@ class MasterLink:
                 self.reporter.wake.clear()
 
     def _register(self) -> None:
-        address, http_address, labels = self.identity()
+        address, http_address, labels, region_addresses = self.identity()
         chunks = [_ref(c) for c in self.store.full_report(self.reporter.reset)]
         request = pb.RegisterRequest(
             server_id=self.store.server_id, address=address, http_address=http_address,
             labels=labels, capacity_bytes=self.store.capacity_bytes(),
-            used_bytes=self.store.used_bytes(), chunks=chunks)
+            used_bytes=self.store.used_bytes(), chunks=chunks,
+            region_addresses=region_addresses)
         reply = self._stub.Register(request, timeout=CALL_TIMEOUT)
         self.interval = reply.heartbeat_interval or 1.0
         self.store.chunk_size = reply.chunk_size or CHUNK_SIZE

@@ -20,6 +20,14 @@ def build(argv=None):
     except ValueError:
         raise config.ConfigError(f"bad value for 'advertise': {settings.advertise!r} (use HOST "
                                  "or HOST:PORT)") from None
+    for region, address in settings.advertise_to.items():
+        try:
+            host, port = split_address(address)
+        except ValueError:
+            host, port = "", None
+        if not region or not host or port is None:
+            raise config.ConfigError(f"bad value for 'advertise_to': {region}={address!r} (use "
+                                     "REGION=HOST:PORT, e.g. us-east=10.0.0.9:7001)")
     log.setup("chunkserver", settings.log_level)
     return ChunkServerDaemon(settings)
 

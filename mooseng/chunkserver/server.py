@@ -134,7 +134,8 @@ class ChunkServerDaemon:
     # ------------------------------------------------------------ what others see
 
     def _identity(self):
-        return self.address, self.http_address, dict(self.config.label)
+        return self.address, self.http_address, dict(self.config.label), \
+            dict(self.config.advertise_to)
 
     def status(self) -> pb.ChunkServerStatus:
         return pb.ChunkServerStatus(

@@ -55,7 +55,7 @@ class Namespace:
         token = self.cache.token("chunks")
         self.cache.missed("chunks")
         reply = self.master.call("GetChunks", pb.GetChunksRequest(
-            inode=inode, first_index=first_index, count=count))
+            inode=inode, first_index=first_index, count=count, client_labels=self.labels))
         if whole and not any(c.registering for c in reply.chunks):
             self.cache.put("chunks", inode, reply, token)
         return reply

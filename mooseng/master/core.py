@@ -87,6 +87,11 @@ class Server:
     maintenance_until: float = 0.0   # monotonic: then a server in maintenance counts as lost
     draining: bool = False           # its copies are moved off; it gets no new ones
     commands: list[goals.Action] = dataclasses.field(default_factory=list)
+    region_addresses: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def reached_from(self, region: str | None) -> str:
+        """The address a node of `region` uses: another region's may be a WAN link's."""
+        return self.region_addresses.get(region, self.address) if region else self.address
 
     @property
     def state(self) -> str:
@@ -473,7 +478,11 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
 
     # ------------------------------------------------------------------ chunks
 
-    def get_chunks(self, inode: int, first: int, count: int) -> tuple[AttrView, list[ChunkPlace]]:
+    def get_chunks(self, inode: int, first: int, count: int,
+                   near: dict[str, str] | None = None) -> tuple[AttrView, list[ChunkPlace]]:
+        """`near`: the reading client's labels (its region's addresses of the servers)."""
+        region = (near or {}).get(classes.REGION)
+
         def build():
             node = self.state.get_file(inode)
             places = []
@@ -485,7 +494,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
                 registering = not holders and self.in_grace() and not self._valid_holders(
                     chunk.chunk_id, chunk.version, (ONLINE, MAINTENANCE, DRAINING, OFFLINE))
                 places.append(ChunkPlace(index, chunk.chunk_id, chunk.version, chunk.length,
-                                         tuple((s.server_id, s.address) for s in holders),
+                                         tuple((s.server_id, s.reached_from(region))
+                                               for s in holders),
                                          registering))
             return self._view(node), places
         return self._read(build)
@@ -533,7 +543,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
             lease_id = version           # unique across restarts, like every counter value
             self.leases[lease_id] = Lease(chunk_id, version, self.clock() + LEASE_SECONDS)
             reply = Allocation(chunk_id, version, base,
-                               tuple((s.server_id, s.address) for s in chain), lease_id, length)
+                               tuple((s.server_id, s.reached_from(region)) for s in chain),
+                               lease_id, length)
             seen = self.state.version
         self._wait(seen)
         return reply
@@ -593,7 +604,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
         self.server_chunks.get(server_id, set()).discard(chunk_id)
 
     def register(self, server_id: str, address: str, http_address: str, labels: dict,
-                 capacity: int, used: int, chunks: list[tuple[int, int]]) -> None:
+                 capacity: int, used: int, chunks: list[tuple[int, int]],
+                 region_addresses: dict[str, str] | None = None) -> None:
         """(Re)register a server; its full report replaces what the master knew of it."""
         if not server_id or not address:
             raise InvalidArgument("register needs server_id and address")
@@ -612,7 +624,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
                 server_id, address, http_address, dict(labels), capacity, used, self.clock(),
                 self.wall(), maintenance=bool(old and old.maintenance),
                 maintenance_until=old.maintenance_until if old else 0.0,
-                draining=bool(old and old.draining))
+                draining=bool(old and old.draining),
+                region_addresses=dict(region_addresses or {}))
         log.info("chunk server registered",
                  extra=kv(server=server_id, address=address, chunks=len(chunks),
                           again=old is not None))
@@ -651,6 +664,6 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
             del server.commands[:MAX_COMMANDS]
             return commands, False
 
-    def address_of(self, server_id: str) -> str:
+    def address_of(self, server_id: str, region: str | None = None) -> str:
         server = self.servers.get(server_id)
-        return server.address if server else ""
+        return server.reached_from(region) if server else ""

@@ -160,7 +160,8 @@ class MasterService(pb_grpc.MasterServicer):
     @servicer_errors
     @counted
     def GetChunks(self, request, context):
-        view, places = self.core.get_chunks(request.inode, request.first_index, request.count)
+        view, places = self.core.get_chunks(request.inode, request.first_index, request.count,
+                                            dict(request.client_labels))
         return pb.GetChunksReply(attr=self._attr(view), chunks=[
             pb.ChunkLocation(chunk_index=p.index, chunk_id=p.chunk_id, version=p.version,
                              length=p.length, servers=[a for _, a in p.servers],
@@ -358,7 +359,7 @@ class RegistryService(pb_grpc.ChunkServerRegistryServicer):
     def Register(self, request, context):
         self.core.register(request.server_id, request.address, request.http_address,
                            dict(request.labels), request.capacity_bytes, request.used_bytes,
-                           _refs(request.chunks))
+                           _refs(request.chunks), dict(request.region_addresses))
         self.on_change()
         return pb.RegisterReply(chunk_size=self.core.chunk_size,
                                 heartbeat_interval=self.core.settings.heartbeat_interval)
@@ -375,8 +376,11 @@ class RegistryService(pb_grpc.ChunkServerRegistryServicer):
         return pb.HeartbeatReply(commands=commands, reregister=reregister)
 
     def _command(self, action: goals.Action) -> pb.Command:
+        """Sources as the target's region reaches them (another region's through its link)."""
         if action.type == goals.REPLICATE:
-            sources = [a for a in map(self.core.address_of, action.sources) if a]
+            target = self.core.servers.get(action.server_id)
+            region = target.labels.get(classes.REGION) if target else None
+            sources = [a for a in (self.core.address_of(s, region) for s in action.sources) if a]
             return pb.Command(type=pb.REPLICATE, chunk_id=action.chunk_id,
                               version=action.version, sources=sources)
         kind = pb.VERIFY if action.type == goals.VERIFY else pb.DELETE
