@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """`make bench-regression-rates`: how well `mooseng bench check` tells a slowdown from noise on
 this machine. It starts a MooseNG cluster (1 master, 3 chunk servers, goal 2, processes on
-loopback), runs `mooseng bench run` once to warm it up and then RUNS times unchanged, and judges,
-with the same code as `bench check` (mooseng/bench/regression.py):
+loopback), runs `mooseng bench run` once to warm it up, then HISTORY_MIN - 1 times to give the
+first baseline a history, then RUNS times, all unchanged, and judges with the same code as
+`bench check` (mooseng/bench/regression.py):
 
-- false alarms: each run against the one before it (RUNS - 1 noise-only comparisons);
+- false alarms: each of the RUNS runs against the one before it as the baseline (RUNS - 1
+  noise-only comparisons), the baseline's history being the runs up to it;
 - detection: the same pairs with the later run's throughputs lowered by SLOWDOWN % (a slowdown
   injected into real measurements, so its size is exact).
 
@@ -61,7 +63,8 @@ def main() -> int:
         try:
             peer.start()
             started = time.monotonic()
-            for number in range(args.runs + 1):
+            first = stats.HISTORY_MIN - 1      # runs that only make the first baseline's history
+            for number in range(first + args.runs + 1):
                 done = subprocess.run(
                     [str(Path(sys.executable).parent / "mooseng"), "--master", peer.address,
                      "bench", "run", "--db", db, "--repeat", str(args.repeat), *chosen,
@@ -71,20 +74,22 @@ def main() -> int:
                     return 1
                 rates = {name: result["throughputs"]
                          for name, result in json.loads(done.stdout)["results"].items()}
-                label = f"run {number}/{args.runs}" if number else "warm-up run"
+                label = ("warm-up run" if not number else f"history run {number}/{first}"
+                         if number <= first else f"run {number - first}/{args.runs}")
                 print(f"{label} ({time.monotonic() - started:.0f} s): "
                       + ", ".join(f"{name} {stats.median(r):.1f}"
                                   for name, r in rates.items()), flush=True)
         finally:
             peer.stop()
         with ResultStore(db) as store:
-            runs = store.runs()[-args.runs:]
-    report(runs, args.slowdown, args.threshold, args.alpha)
+            runs = store.runs()[-(first + args.runs):]
+    report(runs, first, args.slowdown, args.threshold, args.alpha)
     return 0
 
 
-def report(runs, slowdown: float, threshold: float, alpha: float) -> None:
-    pairs = list(zip(runs, runs[1:]))
+def report(runs, first: int, slowdown: float, threshold: float, alpha: float) -> None:
+    """Judges runs[first:], each against the one before it, with the runs before as history."""
+    pairs = list(zip(runs[first:], runs[first + 1:]))
     alarms: dict[str, int] = {}
     detected: dict[str, int] = {}
     failed = {"alarms": 0, "detected": 0}
@@ -94,13 +99,14 @@ def report(runs, slowdown: float, threshold: float, alpha: float) -> None:
                 v * (1 - slowdown / 100) for v in result.throughputs])
             for name, result in after.results.items()})
         for kind, counts, later in (("alarms", alarms, after), ("detected", detected, slowed)):
-            rows = regression.regressions(regression.compare(before, later, alpha)[0],
-                                          threshold)
+            rows = regression.regressions(regression.check(before, later, runs, alpha),
+                                          threshold, alpha)
             failed[kind] += bool(rows)
             for row in rows:
                 counts[row.workload] = counts.get(row.workload, 0) + 1
     print(f"\n{len(pairs)} comparisons of consecutive runs ({runs[0].repeat} repetitions each; "
-          f"regression: at least {threshold:g} % slower, p < {alpha:g})")
+          f"regression: at least {threshold:g} % slower, p < {alpha:g}, below the spread of "
+          f"up to {stats.HISTORY} runs up to the baseline, p < {alpha:g})")
     print(f"{'WORKLOAD':12s}  {'FALSE ALARMS':>12s}  {f'DETECTED {slowdown:g} % SLOWER':>20s}")
     for name in runs[0].results:
         print(f"{name:12s}  {alarms.get(name, 0):>7d} / {len(pairs):<3d}"

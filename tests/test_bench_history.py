@@ -120,6 +120,53 @@ def test_check_exits_1_naming_the_regressed_workload(bench):
     assert bench("check", "--baseline", str(ids[0]), str(ids[1]), "--threshold", "31")[0] == 0
 
 
+def test_a_drop_within_the_baselines_history_is_noise_and_one_beyond_it_regresses(bench):
+    """Run medians 100, 88, 110, 92, 106: the baseline (106) to a run at 93 is 12 % slower and
+    significant over the repetitions, yet such runs came before; a run at 60 did not. The
+    measured run, of another cluster shape, is not part of the history."""
+    measured = stored(bench)
+    with ResultStore(bench.db) as store:
+        ids = []
+        for level in (100, 88, 110, 92, 106, 93, 60):
+            run = store.get(measured["id"])
+            run.id = None
+            run.topology["chunkservers"] = 5
+            for result in run.results.values():
+                result.throughputs = [level + d for d in (-2.0, -1.0, 0.0, 1.0, 2.0)]
+            ids.append(store.add(run))
+    code, out, _ = bench("check", "--baseline", str(ids[4]), str(ids[5]))
+    assert code == 0 and "no regression" in out, out
+    assert "HISTORY P" in out and "12.3% slower" not in out
+    code, out, _ = bench("check", "--baseline", str(ids[4]), str(ids[6]), "--json")
+    verdict = json.loads(out)
+    assert code == 1 and verdict["regressed"] == ["small_files", "metadata"]
+    assert all(row["history_p"] < stats.ALPHA for row in verdict["workloads"])
+
+
+def test_without_enough_history_the_baseline_alone_judges(bench):
+    measured = stored(bench)
+    with ResultStore(bench.db) as store:
+        ids = []
+        for level in (106, 93):
+            run = store.get(measured["id"])
+            run.id = None
+            for result in run.results.values():
+                result.throughputs = [level + d for d in (-2.0, -1.0, 0.0, 1.0, 2.0)]
+            ids.append(store.add(run))
+    code, out, _ = bench("check", "--baseline", str(ids[0]), str(ids[1]))
+    assert code == 1 and "REGRESSION small_files: 12.3% slower" in out
+    assert f"fewer than {stats.HISTORY_MIN} runs" in out
+
+
+def test_how_unusual_a_run_is_for_its_history():
+    history = [100.0, 88.0, 110.0, 92.0, 106.0]
+    assert 0.05 < stats.below_history(history, 90.0) < 0.5
+    assert stats.below_history(history, 60.0) < 0.01
+    assert stats.below_history(history, 120.0) > 0.8
+    assert stats.below_history([50.0] * 5, 49.0) == 0.0
+    assert stats.below_history([50.0] * 5, 50.0) == 1.0
+
+
 def test_export_csv_and_json(bench):
     record = stored(bench)
     code, out, _ = bench("export", "--format", "csv")
@@ -221,3 +268,19 @@ def test_the_workloads_of_one_comparison_are_judged_together():
     assert together[0].verdict == "unchanged" and together[0].p_value > alone.p_value
     strong = stats.change(base, [v * 0.85 for v in base])
     assert stats.across([strong] + [same] * 5)[0].verdict == "slower"
+
+
+@pytest.mark.parametrize("verdict, history_p, regressed", [
+    ("unchanged", 0.01, True),      # beyond the history's spread: the repetitions do not decide
+    ("slower", 0.20, False),        # significant over the repetitions, yet within the drift
+    ("slower", None, True),         # no history: the repetitions decide
+    ("unchanged", None, False),
+])
+def test_with_a_history_its_spread_decides_significance(verdict, history_p, regressed):
+    from mooseng.bench import regression
+
+    change = stats.Change(before=100.0, after=85.0, percent=-15.0, p_value=0.03,
+                          verdict=verdict)
+    rows = [regression.Row("small_files", "files/s", change, history_p)]
+    assert bool(regression.regressions(rows)) is regressed
+    assert not regression.regressions(rows, threshold=16)

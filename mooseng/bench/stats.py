@@ -12,6 +12,8 @@ import numpy as np
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99_9": 99.9}
 ALPHA = 0.05              # significance level of a change
 THRESHOLD = 10.0          # % slower than the baseline that counts as a regression by default
+HISTORY = 10              # runs (the baseline and those before it) whose spread is the noise
+HISTORY_MIN = 5           # fewer runs than this say too little about the spread to judge by
 
 
 def summary(samples: Sequence[float]) -> dict[str, float]:
@@ -67,12 +69,31 @@ def across(changes: Sequence[Change], alpha: float = ALPHA) -> list[Change]:
     judged = [c for c in changes if c.verdict != "inconclusive"]
     if len(judged) < 2:
         return list(changes)
+    ps = iter(adjusted([c.p_value for c in judged]))
+    return [c if c.verdict == "inconclusive"
+            else _judged(dataclasses.replace(c, p_value=next(ps)), alpha)
+            for c in changes]
+
+
+def below_history(history: Sequence[float], value: float) -> float:
+    """How likely a run as slow as `value` is among runs like `history` (medians of earlier
+    runs): the one-sided p of a prediction interval on their logarithms (Student's t, scipy).
+    Between runs this machine drifts more than the repetitions of one run vary, so a
+    significant change between two runs alone is not evidence enough."""
+    from scipy.stats import t
+
+    logs = np.log(np.asarray(history, dtype=float))
+    if logs.max() == logs.min():
+        return 0.0 if math.log(value) < logs[0] else 1.0
+    spread = logs.std(ddof=1) * math.sqrt(1 + 1 / logs.size)
+    return float(t.cdf((math.log(value) - logs.mean()) / spread, logs.size - 1))
+
+
+def adjusted(p_values: Sequence[float]) -> list[float]:
+    """p-values of the workloads of one comparison adjusted together (Benjamini-Hochberg)."""
     from scipy.stats import false_discovery_control
 
-    adjusted = iter(false_discovery_control([c.p_value for c in judged], method="bh"))
-    return [c if c.verdict == "inconclusive"
-            else _judged(dataclasses.replace(c, p_value=float(next(adjusted))), alpha)
-            for c in changes]
+    return [float(p) for p in false_discovery_control(list(p_values), method="bh")]
 
 
 def _judged(found: Change, alpha: float) -> Change:

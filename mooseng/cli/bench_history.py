@@ -99,15 +99,18 @@ def show(client, args) -> Output:
     return Output(record.as_dict(), f"{head}\n\nlatency of one operation, in ms:\n{latency}")
 
 
-def _comparison(rows: list[regression.Row]) -> str:
-    return table(["WORKLOAD", "UNIT", "BEFORE", "AFTER", "CHANGE", "P", "VERDICT"],
+def _comparison(rows: list[regression.Row], history: bool = False) -> str:
+    return table(["WORKLOAD", "UNIT", "BEFORE", "AFTER", "CHANGE", "P", "VERDICT"]
+                 + ["HISTORY P"] * history,
                  [[r.workload, r.unit, f"{r.change.before:.1f}", f"{r.change.after:.1f}",
                    f"{r.change.percent:+.1f}%", f"{r.change.p_value:.3f}", r.change.verdict]
-                  for r in rows], right={2, 3, 4, 5})
+                  + ["-" if r.history_p is None else f"{r.history_p:.3f}"] * history
+                  for r in rows], right={2, 3, 4, 5, 7})
 
 
 def _rows_data(rows: list[regression.Row]) -> list[dict]:
-    return [{"workload": r.workload, "unit": r.unit, **vars(r.change)} for r in rows]
+    return [{"workload": r.workload, "unit": r.unit, **vars(r.change),
+             **({} if r.history_p is None else {"history_p": r.history_p})} for r in rows]
 
 
 def compare(client, args) -> Output:
@@ -154,13 +157,21 @@ def check(client, args) -> Output:
             raise InvalidArgument(f"no run newer than the baseline {base_id} to check: run "
                                   "`mooseng bench run` first")
         base, latest = store.get(base_id), store.get(newest)
-    rows, _ = regression.compare(base, latest)
+    rows = regression.check(base, latest, runs)
     regressed = regression.regressions(rows, args.threshold)
     lines = [f"run {latest.id} against baseline run {base.id} (regression: at least "
-             f"{args.threshold:g}% slower, p < {stats.ALPHA})", _comparison(rows)]
+             f"{args.threshold:g}% slower and below the spread of the baseline and up to "
+             f"{stats.HISTORY - 1} runs before it, HISTORY P < {stats.ALPHA})",
+             _comparison(rows, history=True)]
+    if any(r.history_p is None for r in rows):
+        lines.append(f"HISTORY P -: fewer than {stats.HISTORY_MIN} runs of the baseline's "
+                     f"topology and suite so far; judged by P < {stats.ALPHA} over the two "
+                     "runs' repetitions instead")
     lines += [f"REGRESSION {r.workload}: {-r.change.percent:.1f}% slower "
               f"({r.change.before:.1f} -> {r.change.after:.1f} {r.unit}, "
-              f"p = {r.change.p_value:.3f})" for r in regressed]
+              f"p = {r.change.p_value:.3f}"
+              + ("" if r.history_p is None else f", history p = {r.history_p:.3f}") + ")"
+              for r in regressed]
     lines.append("no regression" if not regressed else f"{len(regressed)} regressed")
     return Output({"baseline": base.id, "run": latest.id, "threshold_percent": args.threshold,
                    "workloads": _rows_data(rows),
