@@ -8,6 +8,7 @@ import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, greater_than
 
+from support import placement
 from support.reporting import attach_text
 from support.waiting import within
 
@@ -19,39 +20,6 @@ def _constraint(text: str) -> dict[str, str]:
     if text.strip() in ("any", "*"):
         return {}
     return dict(term.strip().split("=", 1) for term in text.replace("&", ",").split(","))
-
-
-def _files_under(world, directory: str) -> list[str]:
-    return sorted(p for p in world.files if p.startswith(directory.rstrip("/") + "/"))
-
-
-def _misplacements(world, paths: list[str], wanted: list[dict[str, str]]) -> list[str]:
-    """Every chunk of `paths` whose copies on disk cannot be matched one to one with the wanted
-    label sets (by the labels each chunk server was started with)."""
-    on_disk = world.disk_copies()
-    labels = {node.name: node.labels for node in world.cluster.chunkservers}
-    wrong = []
-    for path in paths:
-        for chunk in world.client().stat(path).chunks:
-            holders = sorted(on_disk.get(chunk.chunk_id, []))
-            if len(holders) != len(wanted) or not _matches_one_to_one(
-                    [labels[h] for h in holders], wanted):
-                wrong.append(f"{path} chunk {chunk.index}: on "
-                             + ", ".join(f"{h} ({_shown(labels[h])})" for h in holders))
-    return wrong
-
-
-def _matches_one_to_one(have: list[dict], wanted: list[dict]) -> bool:
-    if not wanted:
-        return not have
-    first, rest = wanted[0], wanted[1:]
-    return any(all(h.get(k) == v for k, v in first.items())
-               and _matches_one_to_one(have[:i] + have[i + 1:], rest)
-               for i, h in enumerate(have))
-
-
-def _shown(labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "no labels"
 
 
 # ---------------------------------------------------------------- classes and policies
@@ -119,7 +87,7 @@ def step_write_into_class(context, count, size, directory, name):
     for number in range(count):
         world.write(f"{directory}/f{number:03d}.bin", world.new_payload(world.size(size)))
     world.remembered["directory"] = directory
-    for path in _files_under(world, directory):
+    for path in placement.files_under(world, directory):
         assert_that(world.client().stat(path).storage_class, equal_to(name),
                     f"storage class {path} got from its directory")
 
@@ -142,7 +110,8 @@ def step_write_from_rack(context, rack, count, goal):
 def step_copies_as_wanted(context, wanted):
     world = context.world
     sets = [_constraint(part) for part in wanted.split(";")]
-    wrong = _misplacements(world, _files_under(world, world.remembered["directory"]), sets)
+    paths = placement.files_under(world, world.remembered["directory"])
+    wrong = placement.misplacements(world, paths, sets)
     assert not wrong, "copies not where the class wants them:\n" + "\n".join(wrong)
 
 
@@ -151,15 +120,15 @@ def step_copies_as_wanted(context, wanted):
       'within {seconds:g} seconds')
 def step_copies_labelled(context, label, seconds=0.0):
     world = context.world
-    paths = _files_under(world, world.remembered["directory"])
+    paths = placement.files_under(world, world.remembered["directory"])
     goal = world.client().stat(paths[0]).goal
     wanted = [_constraint(label)] * goal
     if not seconds:
-        wrong = _misplacements(world, paths, wanted)
+        wrong = placement.misplacements(world, paths, wanted)
         assert not wrong, f"copies not on {label}:\n" + "\n".join(wrong)
         return
     started = time.monotonic()
-    within(seconds, lambda: _misplacements(world, paths, wanted) or "none",
+    within(seconds, lambda: placement.misplacements(world, paths, wanted) or "none",
            f"every copy of the files on {label}", until=lambda found: found == "none")
     world.remembered["moved after"] = time.monotonic() - started
 
@@ -184,12 +153,13 @@ def step_some_each(context, count):
 @then('every chunk is on a chunk server on rack "{rack:Q}"')
 def step_on_rack(context, rack):
     world = context.world
-    wrong = _misplacements(world, _files_under(world, "/spread"), [{"rack": rack}])
+    wrong = placement.misplacements(world, placement.files_under(world, "/spread"),
+                                    [{"rack": rack}])
     assert not wrong, f"chunks off rack {rack}:\n" + "\n".join(wrong)
 
 
 def _chunks_per_server(world) -> dict[str, int]:
-    ids = {chunk.chunk_id for path in _files_under(world, "/spread")
+    ids = {chunk.chunk_id for path in placement.files_under(world, "/spread")
            for chunk in world.client().stat(path).chunks}
     return {node.name: len(ids & set(node.stored_chunks())) for node in world.cluster.chunkservers}
 
@@ -200,7 +170,7 @@ def _chunks_per_server(world) -> dict[str, int]:
       '"{name:Q}" while a client keeps reading the files')
 def step_setclass_while_reading(context, directory, name):
     world = context.world
-    paths = _files_under(world, directory)
+    paths = placement.files_under(world, directory)
     reader = world.client(name="reader")
     stop = threading.Event()
     reads: list[str] = []         # "ok", or what went wrong
@@ -239,12 +209,12 @@ def step_efficiency(context):
     """Share of chunks whose copies sit on the tier their class wants, and how evenly the
     chunk servers of that tier share them."""
     world = context.world
-    paths = _files_under(world, world.remembered["directory"])
+    paths = placement.files_under(world, world.remembered["directory"])
     chunks = sum(len(world.client().stat(p).chunks) for p in paths)
     goal = world.client().stat(paths[0]).goal
     tier = world.client().stat(paths[0]).storage_class
     wanted = world.cli.json("class", "show", tier)["copies"]
-    wrong = _misplacements(world, paths, [_constraint(w) for w in wanted])
+    wrong = placement.misplacements(world, paths, [_constraint(w) for w in wanted])
     held = {node.name: len(node.stored_chunks()) for node in world.cluster.chunkservers
             if all(node.labels.get(k) == v for k, v in _constraint(wanted[0]).items())}
     mean = sum(held.values()) / len(held)
@@ -265,14 +235,14 @@ def step_efficiency(context):
       'and every copy on a chunk server labelled "{label:Q}"')
 def step_archived(context, seconds, name, label):
     world = context.world
-    paths = _files_under(world, world.remembered["directory"])
+    paths = placement.files_under(world, world.remembered["directory"])
     goal = len(world.cli.json("class", "show", name)["copies"])
 
     def state():
         classes = {p: world.client().stat(p).storage_class for p in paths}
         if set(classes.values()) != {name}:
             return f"classes: {classes}"
-        return _misplacements(world, paths, [_constraint(label)] * goal) or "none"
+        return placement.misplacements(world, paths, [_constraint(label)] * goal) or "none"
 
     within(seconds, state, f"every file archived to {name} on {label}",
            until=lambda found: found == "none")

@@ -19,7 +19,8 @@ from support import endpoints, metrics, rpc
 from support.browser import Browser
 from support.cli import CliRunner
 from support.data import Payload, parse_size
-from support.drivers.base import Cluster, ClusterDriver, MasterSettings, Node, Topology
+from support.drivers.base import (Cluster, ClusterDriver, MasterSettings, Node, Region,
+                                  Topology)
 from support.history import History
 
 # The suite's default topology: small chunks and quick failure detection keep runs short.
@@ -29,12 +30,14 @@ FAST = dict(heartbeat_interval=0.3, offline_timeout=1.5, chunk_size=1024 * 1024,
 
 def topology(chunkservers: int, labels: list[dict[str, str]] | None = None,
              start_master_first: bool = True, masters: int = 1, metaloggers: int = 0,
-             **settings) -> Topology:
-    """With several masters, 3 etcd members under them (the HA topology)."""
+             regions: list[Region] | None = None, **settings) -> Topology:
+    """With several masters, 3 etcd members under them (the HA topology); with regions, the
+    chunk servers are the regions'."""
     return Topology(chunkservers=chunkservers, labels=labels or [],
                     master=MasterSettings(**{**FAST, **settings}),
                     start_master_first=start_master_first, masters=masters,
-                    etcd=3 if masters > 1 else 0, metaloggers=metaloggers)
+                    etcd=3 if masters > 1 else 0, metaloggers=metaloggers,
+                    regions=regions or [])
 
 
 @dataclasses.dataclass
@@ -126,10 +129,12 @@ class World:
                cache: CacheSettings | None = None,
                labels: dict[str, str] | None = None) -> Client:
         """The scenario's client called `name` (made on first use, with `cache` settings and
-        the `labels` of where it is)."""
+        the `labels` of where it is: one with a region reaches the masters as that region
+        does)."""
         key = (name, timeout)
         if key not in self._clients:
-            client = Client(self.cluster.master_addresses, timeout=timeout,
+            region = (labels or {}).get("region", "")
+            client = Client(self.cluster.master_address_in(region), timeout=timeout,
                             address_map=self.cluster.address_map(), cache=cache,
                             labels=labels)
             self._clients[key] = client

@@ -12,6 +12,7 @@ docker_driver = pytest.importorskip("support.drivers.docker",
                                            "testcontainers packages")
 from support.drivers import docker_cli, docker_engine  # noqa: E402
 from support.drivers.base import BackendUnavailable  # noqa: E402
+from support.drivers.docker_node import PORTS  # noqa: E402
 
 RUN = "run00001"
 
@@ -48,18 +49,24 @@ def test_address_map_translates_advertised_addresses_only():
 
 
 class _Node:
-    def __init__(self, role, ip, ports):
+    def __init__(self, role, ip, ports, inner=None):
         self.role, self.ip, self.ports = role, ip, ports
+        self.inner_ports = inner or PORTS[role]
 
 
-def test_address_table_maps_every_node_to_its_published_grpc_port():
+def test_address_table_maps_every_node_to_its_published_ports():
+    """gRPC ports and a WAN link's ports (what nodes advertise), not HTTP ones."""
     fake = type("FakeCluster", (), {})()
     fake.master = _Node("master", "10.213.7.2", {"grpc": 40002, "http": 40003})
     fake.chunkservers = [_Node("chunkserver", "10.213.7.11", {"grpc": 40001, "http": 40004}),
                          _Node("chunkserver", "10.213.7.12", None)]     # never started
-    fake.nodes = [fake.master, *fake.chunkservers]
+    link = _Node("wan", "10.213.7.230", {"link-7000": 40005, "link-7001": 40006},
+                 {"link-7000": 7000, "link-7001": 7001})
+    fake.nodes = [fake.master, *fake.chunkservers, link]
     table = docker_driver.DockerCluster.address_table(fake)
-    assert table == {"10.213.7.2:9421": "127.0.0.1:40002", "10.213.7.11:9420": "127.0.0.1:40001"}
+    assert table == {"10.213.7.2:9421": "127.0.0.1:40002", "10.213.7.11:9420": "127.0.0.1:40001",
+                     "10.213.7.230:7000": "127.0.0.1:40005",
+                     "10.213.7.230:7001": "127.0.0.1:40006"}
 
 
 def test_subnet_avoids_networks_and_routes_in_use():

@@ -106,3 +106,35 @@ def test_processes_of_a_live_run_are_left_alone():
             process.kill()
             process.wait()
         (PID_DIR / str(alive.pid)).unlink(missing_ok=True)
+
+
+def test_a_reserved_port_is_not_reserved_again_before_its_node_binds_it():
+    """A topology reserves dozens of ports before it starts a node; two nodes given one port
+    would fail to start ("Address already in use")."""
+    from support.drivers.ports import free_port
+
+    ports = [free_port() for _ in range(3000)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_a_region_topology_runs_its_links_as_processes(driver):
+    """The WAN links start before the servers, listen on their ports, and pausing the links of
+    a region cuts its chunk server off the master."""
+    from support.drivers.base import Region
+
+    cluster = driver.start_cluster(topology(0, regions=[Region("near", 1, 0.01),
+                                                        Region("far", 1, 0.03)]), "regions")
+    link = cluster.region_links("far")
+    assert [n.name for n in link] == ["wan-near-far"]
+    far = cluster.chunkservers[1]
+    assert cluster.advertised_to(far) == {"near": link[0].address_for(far, "near")}
+    assert cluster.internal_master_in("far") != cluster.master_addresses
+    assert cluster.internal_master_in("near") == cluster.master_addresses
+    link[0].pause()
+    try:
+        within(10, lambda: rpc.online_count(cluster.master.address), "the far server offline",
+               until=lambda online: online == 1)
+    finally:
+        link[0].resume()
+    within(20, lambda: rpc.online_count(cluster.master.address), "the far server back",
+           until=lambda online: online == 2)

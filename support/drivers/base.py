@@ -108,6 +108,20 @@ class DaemonRun:
                 f"--- stderr ---\n{self.stderr}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Region:
+    """An emulated region: its chunk servers sit behind WAN links to every other region."""
+
+    name: str
+    chunkservers: int
+    delay: float          # seconds: its half of the one-way delay of a link between regions
+
+    def delay_to(self, other: "Region") -> float:
+        """One-way delay between the two (each region adds its own half: as netem on every
+        region's egress would, the round trip is the sum of both delays)."""
+        return (self.delay + other.delay) / 2
+
+
 @dataclasses.dataclass
 class Topology:
     chunkservers: int = 3
@@ -119,8 +133,15 @@ class Topology:
     masters: int = 1      # more than one: masters on etcd, one leading
     etcd: int = 0         # etcd members (3 with several masters)
     metaloggers: int = 0  # with etcd
+    # Several regions: chunk servers labelled region=<name> in this order, the master in the
+    # first region, every other region reaching it and each other through delaying WAN links.
+    regions: list[Region] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
+        if self.regions:
+            self.chunkservers = sum(r.chunkservers for r in self.regions)
+            self.labels = [{"region": r.name} for r in self.regions
+                           for _ in range(r.chunkservers)]
         if self.masters > 1 and self.etcd < 1:
             raise ValueError("several masters need etcd members")
         if self.metaloggers and not self.etcd:
@@ -268,13 +289,14 @@ class Cluster(abc.ABC):
     etcd: list[Node]          # etcd members (none with a single master)
     metaloggers: list[Node]
     chunkservers: list[Node]
+    wan: list[Node]           # WAN links between regions, one node per pair of regions
     topology: Topology
     workdir: "os.PathLike"   # where the cluster's files and node logs are (or are copied to)
     keep_files: bool = False  # set before teardown() to keep workdir (-D preserve=failed)
 
     @property
     def nodes(self) -> list[Node]:
-        return [*self.etcd, *self.masters, *self.metaloggers, *self.chunkservers]
+        return [*self.etcd, *self.masters, *self.metaloggers, *self.chunkservers, *self.wan]
 
     @property
     def master(self) -> Node:
@@ -294,6 +316,19 @@ class Cluster(abc.ABC):
     def master_addresses(self) -> str:
         """Every master, as clients, the CLI and chunk servers are given them."""
         return ",".join(m.address for m in self.masters)
+
+    def master_address_in(self, region: str) -> str:
+        """Where a client in `region` reaches the masters (past its WAN link, outside the
+        master's region)."""
+        return self.master_addresses
+
+    def region_links(self, region: str) -> list[Node]:
+        """The WAN link nodes `region` is part of: halting them cuts the region off."""
+        found = [link for link in self.wan if region in link.labels.values()]
+        if not found:
+            raise KeyError(f"no WAN link of a region {region!r}; regions: "
+                           f"{[r.name for r in self.topology.regions]}")
+        return found
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -31,18 +31,23 @@ from testcontainers.core.network import Network
 
 import mooseng
 from support import docker_images
-from support.drivers.base import (BackendUnavailable, CliResult, Cluster, ClusterDriver,
-                                  DaemonRun, Node, Setting, Topology, daemon_settings)
+from support.drivers import regions
+from support.drivers.base import (BackendUnavailable, CapabilityMissing, CliResult, Cluster,
+                                  ClusterDriver, DaemonRun, Node, Setting, Topology,
+                                  daemon_settings)
 from support.drivers.docker_cli import CliBox
 from support.drivers.docker_engine import (HOST_BINDING, LABEL, LABEL_OWNER, LABEL_RUN,
                                            engine_available, host_routes, in_parallel,
                                            owner_token, pick_subnet, to_sweep, translate)
-from support.drivers.docker_node import PORTS, DockerNode
+from support.drivers.docker_node import DockerNode
+from support.drivers.docker_wan import DockerWanLink
 
 __all__ = ["DockerDriver", "engine_available"]
 
+WAN_IPS = 230          # the WAN links' addresses in a scenario's subnet start here
 
-class DockerCluster(Cluster):
+
+class DockerCluster(regions.Addressing, Cluster):
     def __init__(self, driver: "DockerDriver", topology: Topology, number: int, slug: str):
         self.driver = driver
         self.topology = topology
@@ -55,6 +60,7 @@ class DockerCluster(Cluster):
         self.etcd: list[DockerNode] = []
         self.metaloggers: list[DockerNode] = []
         self.chunkservers: list[DockerNode] = []
+        self.wan: list[DockerNode] = []
         self._cli_box: CliBox | None = None
         self.keep_files = False      # -D preserve: the node logs are written to `workdir`
         self._torn_down = False
@@ -102,7 +108,11 @@ class DockerCluster(Cluster):
         for index in range(topology.chunkservers):
             labels = topology.labels[index] if index < len(topology.labels) else {}
             self._new_chunkserver(labels)
-        in_parallel([node.launch for node in self.etcd])
+        self.wan = [DockerWanLink(self, pair, self._ip(WAN_IPS + number)) for number, pair in
+                    enumerate(regions.pairs(topology, self.masters, self.chunkservers))]
+        in_parallel([node.launch for node in self.wan + self.etcd])
+        for node in self.wan:
+            node.wait_ready()
         for node in self.etcd:
             node.wait_ready()
         first = [*self.masters, *self.metaloggers] if topology.start_master_first else []
@@ -119,14 +129,17 @@ class DockerCluster(Cluster):
 
     def _new_chunkserver(self, labels: dict[str, str]) -> DockerNode:
         index = len(self.chunkservers) + 1
-        if index > 200:
-            raise RuntimeError("a scenario network holds at most 200 chunk servers")
+        if 10 + index >= WAN_IPS:
+            raise RuntimeError(f"a scenario network holds at most {WAN_IPS - 11} chunk servers")
         node = DockerNode(self, f"chunkserver-{index}", "chunkserver", self._ip(10 + index),
                           labels)
         self.chunkservers.append(node)
         return node
 
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
+        if self.wan:
+            raise CapabilityMissing("a chunk server cannot join a multi-region cluster after "
+                                    "its start (the WAN links are laid out at the start)")
         node = self._new_chunkserver(labels or {})
         if start:
             node.start()
@@ -138,10 +151,13 @@ class DockerCluster(Cluster):
         for node in self.nodes:
             if node is None:
                 continue
-            grpc_port = PORTS[node.role].get("grpc")
-            if node.ports and grpc_port:
-                table[f"{node.ip}:{grpc_port}"] = f"127.0.0.1:{node.ports['grpc']}"
+            for kind, port in node.inner_ports.items():
+                if node.ports and kind != "http":
+                    table[f"{node.ip}:{port}"] = f"127.0.0.1:{node.ports[kind]}"
         return table
+
+    def inside(self, node: DockerNode) -> str:
+        return node.internal_address
 
     def address_map(self) -> Callable[[str], str]:
         return lambda address: translate(address, self.address_table())
@@ -230,7 +246,7 @@ class DockerCluster(Cluster):
 class DockerDriver(ClusterDriver):
     name = "docker"
     capabilities = frozenset({"kill", "pause", "corrupt", "partition", "one_sided_cut", "etcd",
-                              "restore", "cpu_limit"})
+                              "restore", "cpu_limit", "regions"})
 
     def __init__(self):
         if not engine_available():

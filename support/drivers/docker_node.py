@@ -57,9 +57,14 @@ class DockerNode(LoopbackNode):
 
     # ------------------------------------------------------------------ addresses
     @property
+    def inner_ports(self) -> dict[str, int]:
+        """{kind: port it listens on in its container}, each published on 127.0.0.1."""
+        return PORTS[self.role]
+
+    @property
     def internal_address(self) -> str:
         """Where the other nodes reach its gRPC service (what a chunk server advertises)."""
-        inner = PORTS[self.role]
+        inner = self.inner_ports
         return f"{self.ip}:{inner.get('grpc') or inner['http']}"
 
     def _check_ports(self) -> None:
@@ -67,7 +72,7 @@ class DockerNode(LoopbackNode):
         reconnect (docker would hand out new random ports if they were not fixed)."""
         self.container.reload()
         published = self.container.attrs["NetworkSettings"]["Ports"] or {}
-        for kind, port in PORTS[self.role].items():
+        for kind, port in self.inner_ports.items():
             bindings = [(b.get("HostIp"), int(b.get("HostPort") or 0))
                         for b in published.get(f"{port}/tcp") or []]
             if bindings != [("127.0.0.1", self.ports[kind])]:
@@ -76,7 +81,7 @@ class DockerNode(LoopbackNode):
 
     # ------------------------------------------------------------------ life cycle
     def _command(self) -> list[str]:
-        inner = PORTS[self.role]
+        inner = self.inner_ports
         cluster = self.cluster
         etcd = ["--etcd", ",".join(m.internal_address for m in cluster.etcd), "--name", self.name]
         if self.role == "etcd":
@@ -93,17 +98,19 @@ class DockerNode(LoopbackNode):
         if self.role == "master":
             return ["mooseng-master", *common, "--advertise", self.internal_address,
                     *(etcd if cluster.etcd else [])]
-        return ["mooseng-chunkserver", *common,
-                "--master", ",".join(m.internal_address for m in cluster.masters),
+        advertise = [a for region, address in cluster.advertised_to(self).items()
+                     for a in ("--advertise-to", f"{region}={address}")]
+        return ["mooseng-chunkserver", *common, *advertise,
+                "--master", cluster.internal_master_in(self.labels.get("region", "")),
                 "--advertise", self.internal_address]
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self._ports()['grpc' if 'grpc' in PORTS[self.role] else 'http']}"
+        return f"127.0.0.1:{self._ports()['grpc' if 'grpc' in self.inner_ports else 'http']}"
 
     @property
     def http_address(self) -> str:
-        return f"127.0.0.1:{self._ports()['http' if 'http' in PORTS[self.role] else 'grpc']}"
+        return f"127.0.0.1:{self._ports()['http' if 'http' in self.inner_ports else 'grpc']}"
 
     def _create(self) -> None:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -126,8 +133,8 @@ class DockerNode(LoopbackNode):
         if self._seed is not None:         # a restored data directory, there before it starts
             tc.with_copy_into_container(self._seed, "/")
         if self.ports is None:             # a node made anew keeps its addresses
-            self.ports = {kind: free_port() for kind in PORTS[self.role]}
-        for kind, port in PORTS[self.role].items():
+            self.ports = {kind: free_port() for kind in self.inner_ports}
+        for kind, port in self.inner_ports.items():
             tc.ports[f"{port}/tcp"] = ("127.0.0.1", self.ports[kind])
         tc.with_kwargs(
             hostname=self.name,

@@ -20,10 +20,12 @@ from typing import Callable
 import grpc
 
 import mooseng
-from support.drivers.base import (START_TIMEOUT, CliResult, Cluster, ClusterDriver, DaemonRun,
-                                  Node, Setting, Topology, daemon_settings)
-from support.drivers.local_node import (LocalEtcdMember, LocalNode, _executable, _group_alive,
-                                        _run, _start_time)
+from support.drivers import regions
+from support.drivers.base import (START_TIMEOUT, CapabilityMissing, CliResult, Cluster,
+                                  ClusterDriver, DaemonRun, Node, Setting, Topology,
+                                  daemon_settings)
+from support.drivers.local_node import (LocalEtcdMember, LocalNode, LocalWanLink, _executable,
+                                        _group_alive, _run, _start_time)
 from support.waiting import GiveUp, within
 
 PID_DIR = Path(tempfile.gettempdir()) / "mooseng-acceptance-pids"
@@ -37,7 +39,7 @@ def _start_together(nodes: list[LocalNode]) -> None:
         node.wait_ready()
 
 
-class LocalCluster(Cluster):
+class LocalCluster(regions.Addressing, Cluster):
     def __init__(self, driver: "LocalDriver", topology: Topology, workdir: Path):
         self.driver = driver
         self.topology = topology
@@ -55,10 +57,16 @@ class LocalCluster(Cluster):
             labels = topology.labels[index] if index < len(topology.labels) else {}
             self.chunkservers.append(LocalNode(self, f"chunkserver-{index + 1}", "chunkserver",
                                                labels))
+        self.wan = [LocalWanLink(self, pair)
+                    for pair in regions.pairs(topology, self.masters, self.chunkservers)]
 
     def start(self) -> None:
-        for node in [*self.etcd, *self.masters]:
+        fixed = [*self.etcd, *self.masters, *self.wan]
+        if self.wan:                  # the links forward to the servers' ports
+            fixed += self.chunkservers
+        for node in fixed:
             node.reserve_ports()      # everyone knows every address before anything starts
+        _start_together(self.wan)
         _start_together(self.etcd)
         if self.topology.start_master_first:
             _start_together(self.masters)
@@ -68,6 +76,9 @@ class LocalCluster(Cluster):
             self.wait_online(len(self.chunkservers))
 
     def add_chunkserver(self, labels: dict[str, str] | None = None, start: bool = True) -> Node:
+        if self.wan:
+            raise CapabilityMissing("a chunk server cannot join a multi-region cluster after "
+                                    "its start (the WAN links are laid out at the start)")
         node = LocalNode(self, f"chunkserver-{len(self.chunkservers) + 1}", "chunkserver",
                          labels or {})
         self.chunkservers.append(node)
@@ -149,7 +160,7 @@ class LocalCluster(Cluster):
 
 class LocalDriver(ClusterDriver):
     name = "local"
-    capabilities = frozenset({"kill", "pause", "corrupt"}
+    capabilities = frozenset({"kill", "pause", "corrupt", "regions"}
                              | ({"etcd", "restore"} if shutil.which("etcd") else set()))
 
     def __init__(self, root: str | None = None):

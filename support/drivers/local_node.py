@@ -20,7 +20,7 @@ from pathlib import Path
 from mooseng.bench import hacluster
 
 from support import endpoints
-from support.drivers import chunk_files
+from support.drivers import chunk_files, regions
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, DaemonRun, LoopbackNode,
                                   topology_flags, vm_rss)
 from support.drivers.ports import free_port
@@ -107,8 +107,10 @@ class LocalNode(LoopbackNode):
             if self.cluster.etcd:
                 common += etcd
             return [_executable("mooseng-master"), *common, *self.once]
-        return [_executable("mooseng-chunkserver"), *common,
-                "--master", self.cluster.master_addresses]
+        advertise = [a for region, address in self.cluster.advertised_to(self).items()
+                     for a in ("--advertise-to", f"{region}={address}")]
+        return [_executable("mooseng-chunkserver"), *common, *advertise,
+                "--master", self.cluster.internal_master_in(self.labels.get("region", ""))]
 
     def launch(self) -> None:
         """Start the process without waiting for readiness (so several start in parallel)."""
@@ -275,3 +277,40 @@ class LocalEtcdMember(LocalNode):
 
     def run_beside(self, timeout: float) -> DaemonRun:
         raise RuntimeError(f"{self.name} is an etcd member, not a MooseNG daemon")
+
+
+class LocalWanLink(LocalNode):
+    """The WAN link between two regions: one `mooseng-wan` process forwarding a port of its own
+    to every node that the other region reaches through it, with the pair's delay."""
+
+    def __init__(self, cluster, pair: regions.Pair):
+        super().__init__(cluster, pair.name, "wan", {"region-a": pair.a.name,
+                                                    "region-b": pair.b.name})
+        self.pair = pair
+        self.listen: dict[tuple[str, str], int] = {}   # (node name, seen from region) -> port
+
+    def reserve_ports(self) -> None:
+        if self.ports is None:
+            self.listen = {(c.node.name, c.seen_from): free_port() for c in self.pair.crossings}
+            first = next(iter(self.listen.values()))
+            self.ports = {"grpc": first, "http": first}
+
+    def address_for(self, node: LocalNode, region: str) -> str:
+        """Where nodes of `region` reach `node` through this link."""
+        return f"127.0.0.1:{self.listen[(node.name, region)]}"
+
+    def _command(self) -> list[str]:
+        command = regions.wan_command(self.pair, lambda c: (
+            self.address_for(c.node, c.seen_from), f"127.0.0.1:{c.node.ports['grpc']}"))
+        return [_executable(command[0]), *command[1:]]
+
+    def wait_ready(self) -> None:
+        """It logs each link once it listens on it."""
+        def probe() -> int:
+            if self.process is None or self.process.poll() is not None:
+                raise GiveUp(f"{self.name} exited before it listened; its log ends with:\n"
+                             f"{self.logs(tail=15)}")
+            return self.logs().rsplit("=== ", 1)[-1].count(" link ")   # since this start
+
+        within(START_TIMEOUT, probe, f"{self.name} to listen on its {len(self.listen)} links",
+               until=lambda count: count >= len(self.listen))

@@ -1,0 +1,127 @@
+"""Regions: a cluster spread over emulated regions joined by delaying WAN links, clients in a
+region, copies counted per region on the chunk servers' disks, a region cut off and back."""
+
+import statistics
+import time
+
+import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
+from behave import given, then, when
+
+from support import endpoints, metrics, placement
+from support.drivers.base import Region
+from support.reporting import attach_text
+from support.waiting import throughout, within
+from support.world import topology
+
+
+def _client_in(world, region: str):
+    return world.client(name=f"client in {region}", labels={"region": region})
+
+
+def _wanted(table) -> list[dict[str, str]]:
+    return [{"region": row["region"]} for row in table for _ in range(int(row["copies"]))]
+
+
+def _lags(world) -> dict[str, float]:
+    """The master's replication lag per region, in seconds."""
+    text = endpoints.metrics_text(world.master.http_address)
+    return {region.name: metrics.value(text, "mooseng_master_replication_lag_seconds",
+                                       region=region.name) or 0.0
+            for region in world.cluster.topology.regions}
+
+
+@given("a cluster spread over these regions, the master in the first:")
+def step_regions(context):
+    regions = [Region(row["region"], int(row["chunk servers"]),
+                      float(row["WAN delay ms"]) / 1000) for row in context.table]
+    context.world.start_cluster(topology(0, regions=regions))
+
+
+@when('a client in "{region:Q}" writes {count:d} files of {size:Size} into the directory '
+      '"{directory:Q}" of the storage class "{name:Q}"')
+def step_write_in_region(context, region, count, size, directory, name):
+    world = context.world
+    world.mkdir(directory)
+    world.cli.json("fs", "setclass", name, directory)
+    client = _client_in(world, region)
+    acknowledged = world.remembered.setdefault("acknowledged", {})
+    first = len(placement.files_under(world, directory))
+    for number in range(first, first + count):
+        path = f"{directory}/f{number:03d}.bin"
+        world.write(path, world.new_payload(world.size(size)), client=client,
+                    process=f"client in {region}")
+        acknowledged[path] = time.monotonic()
+    world.remembered["directory"] = directory
+
+
+@then("within {seconds:g} seconds every chunk of those files has these copies per region, "
+      "counted on the chunk servers' disks:")
+def step_copies_per_region(context, seconds):
+    world = context.world
+    wanted = _wanted(context.table)
+    paths = placement.files_under(world, world.remembered["directory"])
+    done: dict[str, float] = {}        # path -> when all its copies were on disk
+    peak: dict[str, float] = {}        # region -> highest lag the master reported
+
+    def missing():
+        for region, lag in _lags(world).items():
+            peak[region] = max(peak.get(region, 0.0), lag)
+        for path in paths:
+            if path not in done and not placement.misplacements(world, [path], wanted):
+                done[path] = time.monotonic()
+        return placement.misplacements(world, [p for p in paths if p not in done], wanted)
+
+    within(seconds, lambda: missing() or "none", "every chunk's copies in every region",
+           until=lambda found: found == "none")
+    acknowledged = world.remembered["acknowledged"]
+    lags = [done[p] - acknowledged[p] for p in paths if p in acknowledged]
+    lines = [f"{len(lags)} files; from a write's acknowledgement until every copy of it was on "
+             f"disk in every region: median {statistics.median(lags):.2f} s, slowest "
+             f"{max(lags):.2f} s", "highest replication lag the master reported, per region:"]
+    lines += [f"  {region:12s} {lag:.2f} s" for region, lag in sorted(peak.items())]
+    if "connected again" in world.remembered:
+        lines.insert(1, "since the cut-off region was connected again, until every copy was on "
+                     f"disk: {max(done.values()) - world.remembered['connected again']:.2f} s")
+    lines += ["WAN delays, one way:"] + [
+        f"  {link.name:28s} {link.pair.delay * 1000:.0f} ms" for link in world.cluster.wan]
+    attach_text("\n".join(lines), "replication lag across the WAN")
+
+
+@then('a client in "{region:Q}" reads every one of those files as written')
+def step_read_in_region(context, region):
+    world = context.world
+    client = _client_in(world, region)
+    for path in placement.files_under(world, world.remembered["directory"]):
+        world.verify(path, client=client)
+
+
+@given('the region "{region:Q}" is cut off from the others')
+def step_cut_off(context, region):
+    world = context.world
+    for link in world.cluster.region_links(region):
+        link.pause()
+    servers = [n for n in world.cluster.chunkservers if n.labels["region"] == region]
+    for node in servers:
+        within(10, lambda node=node: world.listed_state(node), f"the master to mark {node} "
+               "offline", until=lambda state: state == "OFFLINE")
+
+
+@when('the region "{region:Q}" is connected again')
+def step_connect_again(context, region):
+    for link in context.world.cluster.region_links(region):
+        link.resume()
+    context.world.remembered["connected again"] = time.monotonic()
+
+
+@then('the master reports chunks waiting to be copied to "{region:Q}" for {seconds:g} seconds')
+def step_pending(context, region, seconds):
+    """Longer than a chunk server's calls to the master wait (10 s), so the region's servers find
+    the master gone and must find it again."""
+    world = context.world
+
+    def pending() -> int:
+        status = {r["region"]: r for r in world.client().status()["regions"]}
+        return int(status[region]["chunks_pending"]) if region in status else 0
+
+    throughout(seconds, pending, f"chunks pending replication to {region}",
+               until=lambda count: count > 0)
