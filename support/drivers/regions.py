@@ -55,7 +55,6 @@ def pairs(topology: Topology, masters: list[Node], chunkservers: list[Node]) -> 
     return found
 
 
-
 def wan_command(pair: Pair, link: Callable[[Crossing], tuple[str, str]]) -> list[str]:
     """The `mooseng-wan` command of a pair's link node; `link(crossing)` gives where it listens
     for that crossing and where it forwards to (host:port each)."""
