@@ -6,7 +6,7 @@
 BEHAVE_ARGS ?=
 
 .PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
-	fuzz bench-vs-moosefs bench-regression-rates allocation-numbers clean
+	fuzz bench-vs-moosefs bench-regression-rates allocation-numbers region-numbers clean
 
 acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -45,6 +45,9 @@ bench-regression-rates: setup
 
 allocation-numbers: setup
 	.venv/bin/python scripts/allocation_numbers.py $(BENCH_ARGS)
+
+region-numbers: setup
+	.venv/bin/python scripts/region_numbers.py $(BENCH_ARGS)
 
 setup:
 	@scripts/setup-venv.sh
