@@ -5,7 +5,8 @@ survives stop/start and a partition (disconnect/reconnect); peers address each o
 DNS: looking up a stopped peer's name stalls). The test process talks to nothing else:
 `address_map()` turns a chunk server's advertised container address into its published port.
 This module holds the cluster (network, nodes, teardown) and the driver; a node is in
-docker_node.py, the admin CLI's container in docker_cli.py, engine plumbing in docker_engine.py.
+docker_node.py, a WAN link between regions in docker_wan.py, the admin CLI's container in
+docker_cli.py, engine plumbing in docker_engine.py.
 """
 
 from __future__ import annotations
