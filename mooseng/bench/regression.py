@@ -69,6 +69,6 @@ def regressions(rows: list[Row], threshold: float = stats.THRESHOLD,
     """At least `threshold` % slower, and significantly: against the baseline's history where
     there is enough of it (it holds the drift between runs that the repetitions of two runs
     do not show), else over the two runs' repetitions."""
-    return [row for row in rows if -row.change.percent >= threshold
-            and (row.change.verdict == "slower" if row.history_p is None
-                 else row.history_p < alpha)]
+    return [row for row in rows if (row.change.regressed(threshold) if row.history_p is None
+                                    else -row.change.percent >= threshold
+                                    and row.history_p < alpha)]
