@@ -80,9 +80,9 @@ def _until_placed(world, paths: list[str], since: dict[str, float], peaks: dict[
     deadline = time.monotonic() + timeout
     while len(done) < len(paths) and time.monotonic() < deadline:
         _peak(world, peaks)
-        for path in paths:
-            if path not in done and not placement.misplacements(world, [path], WANTED):
-                done[path] = time.monotonic() - since[path]
+        wrong = placement.misplaced(world, [p for p in paths if p not in done], WANTED)
+        done.update({p: time.monotonic() - since[p] for p in paths
+                     if p not in done and p not in wrong})
         time.sleep(0.05)
     return done
 

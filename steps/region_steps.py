@@ -66,10 +66,9 @@ def step_copies_per_region(context, seconds):
     def missing():
         for region, lag in _lags(world).items():
             peak[region] = max(peak.get(region, 0.0), lag)
-        for path in paths:
-            if path not in done and not placement.misplacements(world, [path], wanted):
-                done[path] = time.monotonic()
-        return placement.misplacements(world, [p for p in paths if p not in done], wanted)
+        wrong = placement.misplaced(world, [p for p in paths if p not in done], wanted)
+        done.update({p: time.monotonic() for p in paths if p not in done and p not in wrong})
+        return [line for lines in wrong.values() for line in lines]
 
     within(seconds, lambda: missing() or "none", "every chunk's copies in every region",
            until=lambda found: found == "none")

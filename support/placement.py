@@ -8,20 +8,26 @@ def files_under(world, directory: str) -> list[str]:
     return sorted(p for p in world.files if p.startswith(directory.rstrip("/") + "/"))
 
 
-def misplacements(world, paths: list[str], wanted: list[dict[str, str]]) -> list[str]:
-    """Every chunk of `paths` whose copies on disk cannot be matched one to one with the wanted
-    label sets."""
+def misplaced(world, paths: list[str], wanted: list[dict[str, str]]) -> dict[str, list[str]]:
+    """{path: its chunks whose copies on disk cannot be matched one to one with the wanted
+    label sets}, for the paths that have any; the chunk servers' disks are read once."""
     on_disk = world.disk_copies()
     labels = {node.name: node.labels for node in world.cluster.chunkservers}
-    wrong = []
+    wrong: dict[str, list[str]] = {}
     for path in paths:
         for chunk in world.client().stat(path).chunks:
             holders = sorted(on_disk.get(chunk.chunk_id, []))
             if len(holders) != len(wanted) or not _matches_one_to_one(
                     [labels[h] for h in holders], wanted):
-                wrong.append(f"{path} chunk {chunk.index}: on "
-                             + ", ".join(f"{h} ({shown(labels[h])})" for h in holders))
+                wrong.setdefault(path, []).append(
+                    f"{path} chunk {chunk.index}: on "
+                    + ", ".join(f"{h} ({shown(labels[h])})" for h in holders))
     return wrong
+
+
+def misplacements(world, paths: list[str], wanted: list[dict[str, str]]) -> list[str]:
+    """Every chunk of `paths` whose copies on disk are not as wanted (see misplaced)."""
+    return [line for lines in misplaced(world, paths, wanted).values() for line in lines]
 
 
 def _matches_one_to_one(have: list[dict], wanted: list[dict]) -> bool:
