@@ -5,9 +5,10 @@ import statistics
 import time
 
 import support.steptypes  # noqa: F401 - registers {x:Q}, {x:Size}
-from behave import given, then, when
+from behave import given, step, then, when
 
-from support import endpoints, metrics, placement
+from support import endpoints, metrics, placement, rpc
+from support.drivers import regions
 from support.drivers.base import Region
 from support.reporting import attach_text
 from support.waiting import throughout, within
@@ -30,11 +31,29 @@ def _lags(world) -> dict[str, float]:
             for region in world.cluster.topology.regions}
 
 
+def _regions(table) -> list[Region]:
+    return [Region(row["region"], int(row["chunk servers"]), float(row["WAN delay ms"]) / 1000,
+                   int(row.get("etcd members", 0))) for row in table]
+
+
 @given("a cluster spread over these regions, the master in the first:")
 def step_regions(context):
-    regions = [Region(row["region"], int(row["chunk servers"]),
-                      float(row["WAN delay ms"]) / 1000) for row in context.table]
-    context.world.start_cluster(topology(0, regions=regions))
+    context.world.start_cluster(topology(0, regions=_regions(context.table)))
+
+
+@given("a cluster spread over these regions, a master in each, the leader in the first:")
+def step_masters_in_regions(context):
+    world = context.world
+    regions = _regions(context.table)
+    world.start_cluster(topology(0, regions=regions, masters=len(regions)))
+    first = world.cluster.masters[0]
+    for _ in range(3):      # the first region's master reaches etcd first: it nearly always wins
+        leader = world.cluster.leader()
+        if leader is first:
+            break
+        leader.stop()       # a clean stop hands over at once
+        leader.start()
+    assert world.cluster.leader() is first, f"{first} does not lead after 3 handovers"
 
 
 @when('a client in "{region:Q}" writes {count:d} files of {size:Size} into the directory '
@@ -94,7 +113,7 @@ def step_read_in_region(context, region):
         world.verify(path, client=client)
 
 
-@given('the region "{region:Q}" is cut off from the others')
+@step('the region "{region:Q}" is cut off from the others')
 def step_cut_off(context, region):
     world = context.world
     for link in world.cluster.region_links(region):
@@ -124,3 +143,53 @@ def step_pending(context, region, seconds):
 
     throughout(seconds, pending, f"chunks pending replication to {region}",
                until=lambda count: count > 0)
+
+
+def _nodes_in(world, region: str) -> list:
+    cluster = world.cluster
+    return [node for node in [*cluster.etcd, *cluster.masters, *cluster.chunkservers]
+            if regions.region_of(node, cluster.topology) == region]
+
+
+@when('every node of the region "{region:Q}" is lost at once')
+def step_region_lost(context, region):
+    world = context.world
+    for node in _nodes_in(world, region):
+        node.kill()
+    world.remembered["region lost"] = time.monotonic()
+
+
+@then('within {seconds:g} seconds a master outside "{region:Q}" leads')
+def step_leader_elsewhere(context, seconds, region):
+    world = context.world
+    others = [m for m in world.cluster.masters if m.labels["region"] != region]
+
+    def leading() -> str:
+        found = [m.name for m in others if rpc.role(m.address) == "leader"]
+        return found[0] if len(found) == 1 else ""
+    leader = within(seconds, leading, f"one master outside {region} to lead")
+    elapsed = time.monotonic() - world.remembered["region lost"]
+    etcd_left = [n.name for n in world.cluster.etcd if n.labels.get("region") != region]
+    attach_text(f"{leader} leads {elapsed:.2f} s after every node of {region} was killed; "
+                f"etcd members left: {', '.join(etcd_left)} of {len(world.cluster.etcd)}",
+                "new leader")
+
+
+@when('every node of the region "{region:Q}" is back')
+def step_region_back(context, region):
+    for node in _nodes_in(context.world, region):      # etcd, then masters, then servers
+        node.start()
+
+
+@then('within {seconds:g} seconds the master in "{region:Q}" follows the leader, 0 entries '
+      'behind')
+def step_region_master_follows(context, seconds, region):
+    world = context.world
+    master = next(m for m in world.cluster.masters if m.labels["region"] == region)
+
+    def behind():
+        row = next((m for m in world.cli.json("status")["masters"] if m["name"] == master.name),
+                   None)
+        return row and (row["role"], row["lag_entries"])
+    within(seconds, behind, f"{master} to follow the leader", until=lambda found: found ==
+           ("follower", 0))

@@ -14,6 +14,7 @@ from typing import Callable
 
 from mooseng.client import Client, StatResult
 from mooseng.client.cache import CacheSettings
+from mooseng.common.consistency import Consistency
 
 from support import endpoints, metrics, rpc
 from support.browser import Browser
@@ -126,17 +127,17 @@ class World:
 
     # ------------------------------------------------------------------ clients
     def client(self, timeout: float = 30.0, name: str = "scenario",
-               cache: CacheSettings | None = None,
-               labels: dict[str, str] | None = None) -> Client:
-        """The scenario's client called `name` (made on first use, with `cache` settings and
-        the `labels` of where it is: one with a region reaches the masters as that region
-        does)."""
+               cache: CacheSettings | None = None, labels: dict[str, str] | None = None,
+               consistency: Consistency | None = None) -> Client:
+        """The scenario's client called `name` (made on first use, with `cache` settings, the
+        `labels` of where it is and its `consistency` level: one with a region reaches the
+        masters as that region does)."""
         key = (name, timeout)
         if key not in self._clients:
             region = (labels or {}).get("region", "")
             client = Client(self.cluster.master_address_in(region), timeout=timeout,
-                            address_map=self.cluster.address_map(), cache=cache,
-                            labels=labels)
+                            address_map=self.cluster.address_map_in(region), cache=cache,
+                            labels=labels, consistency=consistency)
             self._clients[key] = client
             self._add_cleanup(client.close)
         return self._clients[key]

@@ -134,6 +134,19 @@ def test_bad_cache_settings_are_one_usage_line_and_exit_2(capsys, value, fragmen
     assert fragment in err.splitlines()[-1]
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--consistency", "linearizable"], "argument --consistency: invalid choice: "
+                                        "'linearizable' (choose from 'strong', 'bounded'"),
+    (["--consistency", "bounded", "--staleness-bound", "-1"],
+     "a staleness bound must be more than 0 seconds (got -1)"),
+])
+def test_a_bad_consistency_level_or_bound_is_one_usage_line_and_exit_2(capsys, args, fragment):
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "status"])
+    assert exit_.value.code == 2
+    assert fragment in capsys.readouterr().err.splitlines()[-1]
+
+
 def test_cache_stats_and_drop_of_a_running_client(run, cluster):
     """A long-running client serving its metrics: `mooseng cache stats` shows what its cache
     did, `mooseng cache drop` empties it."""

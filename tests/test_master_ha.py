@@ -28,13 +28,15 @@ class HaCluster:
         self.chunkservers = []
         self.clients = []
 
-    def start(self):
+    def start(self, last_etcd="", last_flags=()):
+        """`last_etcd`, `last_flags`: where the last master reaches etcd, and its own flags."""
         from mooseng.chunkserver.main import ChunkServerConfig
         from mooseng.chunkserver.server import ChunkServerDaemon
 
         self.etcd.start()
-        for number in (1, 2, 3):
+        for number in (1, 2):
             self.start_master(f"master-{number}")
+        self.start_master("master-3", etcd=last_etcd, flags=last_flags)
         for number in range(3):
             data_dir = self.root / f"cs{number}"
             config = load(ChunkServerConfig, [
@@ -46,7 +48,7 @@ class HaCluster:
         wait_for(lambda: all(all(link.registered for link in cs.links)
                              for cs in self.chunkservers), "every chunk server registered")
 
-    def start_master(self, name, port=0):
+    def start_master(self, name, port=0, etcd="", flags=()):
         from mooseng.master.main import MasterConfig
         from mooseng.master.server import MasterServer
 
@@ -56,7 +58,8 @@ class HaCluster:
         config = load(MasterConfig, [
             "--data-dir", str(data_dir), "--port", str(port), "--http-port", "0",
             "--heartbeat-interval", str(HEARTBEAT), "--offline-timeout", str(OFFLINE_TIMEOUT),
-            "--chunk-size", str(CHUNK_SIZE), "--etcd", self.etcd.endpoints, "--name", name])
+            "--chunk-size", str(CHUNK_SIZE), "--etcd", etcd or self.etcd.endpoints, "--name", name,
+            *flags])
         master = MasterServer(config)
         master.start()
         self.masters[name] = master
@@ -287,7 +290,7 @@ def test_mooseng_status_lists_the_masters_and_etcd_members(ha, capsys):
     leader = ha.leader()
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("master-")}
     assert sorted(rows) == ["master-1", "master-2", "master-3"]
-    assert rows[leader][2] == "LEADER" and sum(r[2] == "FOLLOWER" for r in rows.values()) == 2
+    assert rows[leader][3] == "LEADER" and sum(r[3] == "FOLLOWER" for r in rows.values()) == 2
     assert "ETCD MEMBER" in out and out.count(" up ") == 3
     assert out.count("leader True") == 1 and out.count("leader False") == 2   # etcd's own leader
 

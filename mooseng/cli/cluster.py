@@ -37,10 +37,12 @@ def status(client: Client, args) -> Output:
         rows = [[c["name"], c["status"].upper(), c["message"]] for c in s["checks"]]
         text += "\n\n" + table(["CHECK", "STATE", "DETAIL"], rows)
     if s["masters"]:
-        rows = [[m["name"], m["address"], m["role"].upper(), m["metadata_version"],
-                 m["lag_entries"], f"{m['report_age_seconds']:.1f}s"] for m in s["masters"]]
-        text += "\n\n" + table(["MASTER", "ADDRESS", "ROLE", "VERSION", "LAG", "REPORTED"],
-                                 rows, right={3, 4, 5})
+        rows = [[m["name"], m["address"], m["region"] or "-", m["role"].upper(),
+                 m["metadata_version"], m["lag_entries"],
+                 "-" if m["staleness_seconds"] < 0 else f"{m['staleness_seconds']:.1f}s",
+                 f"{m['report_age_seconds']:.1f}s"] for m in s["masters"]]
+        text += "\n\n" + table(["MASTER", "ADDRESS", "REGION", "ROLE", "VERSION", "LAG",
+                                  "BEHIND", "REPORTED"], rows, right={4, 5, 6, 7})
     if s["metaloggers"]:
         rows = [[m["name"], m["metadata_version"], m["lag_entries"],
                  f"{m['report_age_seconds']:.1f}s"] for m in s["metaloggers"]]

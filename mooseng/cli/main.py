@@ -9,6 +9,8 @@ from mooseng import __version__
 from mooseng.bench import workloads
 from mooseng.client import CacheSettings, Client
 from mooseng.client.cache import KINDS
+from mooseng.common.consistency import DEFAULT_BOUND, LEVELS, Consistency
+from mooseng.common.errors import InvalidArgument
 
 from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
@@ -55,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--label", type=label, action="append", default=argparse.SUPPRESS,
                         metavar="KEY=VALUE", help="where this client is (e.g. rack=r1), for "
                         "the locality-aware allocation policy; repeatable")
+    common.add_argument("--consistency", choices=LEVELS, default=argparse.SUPPRESS,
+                        help="which master answers lookups: with --label region=R, levels "
+                             "other than strong (the default) read from region R's master")
+    common.add_argument("--staleness-bound", type=float, default=argparse.SUPPRESS,
+                        metavar="S", help="how far behind the leader a master answering a "
+                        f"bounded read may be (default {DEFAULT_BOUND:g})")
 
     parser = argparse.ArgumentParser(prog="mooseng", parents=[common],
                                      description="MooseNG administration and file commands.")
@@ -275,8 +283,18 @@ def _cache_settings(args) -> CacheSettings:
                          **{f"{kind}_ttl": seconds for kind, seconds in args.cache})
 
 
+def _consistency(parser, args) -> Consistency:
+    try:
+        return Consistency(getattr(args, "consistency", "strong"),
+                           getattr(args, "staleness_bound", DEFAULT_BOUND))
+    except InvalidArgument as error:
+        parser.error(str(error))
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    consistency = _consistency(parser, args)
     master = ",".join(with_port(a) for a in (getattr(args, "master", None)
                                              or default_master()).split(","))
     as_json = getattr(args, "json", False)
@@ -285,7 +303,7 @@ def main(argv=None) -> int:
         master, timeout=getattr(args, "timeout", 30.0),
         metrics_port=getattr(args, "metrics_port", None),
         cache=_cache_settings(args) if long_running else CacheSettings.off(),
-        labels=dict(getattr(args, "label", [])))
+        labels=dict(getattr(args, "label", [])), consistency=consistency)
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,

@@ -5,6 +5,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from mooseng.common.consistency import Consistency
 from mooseng.common.errors import FailedPrecondition, NotFound
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.rpc import Channels
@@ -16,6 +17,7 @@ from .datapath import DataPath
 from .io import File, parse_mode
 from .master import MasterSession
 from .namespace import Namespace
+from .regional import RegionalReads
 from .types import StatResult, class_dict, placement_dict, server_dict, status_dict
 from .watch import InvalidationWatcher
 
@@ -34,26 +36,32 @@ class Client:
     def __init__(self, master: str = "127.0.0.1:9421", timeout: float = 30.0,
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
                  stall_timeout: float = 10.0, cache: CacheSettings | None = None,
-                 metrics_port: int | None = None, labels: dict[str, str] | None = None):
+                 metrics_port: int | None = None, labels: dict[str, str] | None = None,
+                 consistency: Consistency | None = None):
         """`cache`: metadata cache bounds and TTLs (CacheSettings(); a TTL of 0 turns that
         kind off). `metrics_port`: serve this client's metrics on 127.0.0.1 (0: any port,
         see `metrics_address`). `labels`: where this client is (e.g. {"rack": "r1"}), for
-        the locality-aware allocation policy."""
+        the locality-aware allocation policy; with a "region" label and a `consistency`
+        level other than strong (the default), attributes and listings are read from a
+        master of that region, and its cache is kept by that master's invalidations."""
         self.timeout = timeout
         self.registry = new_registry("client")
         self._channels = Channels()
-        self._master = MasterSession(master, self._channels, timeout,
-                                     address_map or (lambda address: address))
+        address_map = address_map or (lambda address: address)
+        self._master = MasterSession(master, self._channels, timeout, address_map)
+        self._reads = RegionalReads(self._master, consistency or Consistency(),
+                                    (labels or {}).get("region", ""), address_map,
+                                    self.registry)
         settings = cache or CacheSettings()
         self._cache = MetadataCache(settings, CacheMetrics(self.registry))
-        self._ns = Namespace(self._master, self._cache, labels or {})
+        self._ns = Namespace(self._master, self._cache, labels or {}, self._reads)
         self._data = DataPath(self._master, self._channels, timeout, address_map, stall_timeout,
                               on_commit=lambda inode: self._ns.changed(inode=inode),
                               labels=labels or {})
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mooseng-io")
         self._watcher = None
         if settings.entries and any(settings.ttl(kind) for kind in KINDS):
-            self._watcher = InvalidationWatcher(self._master, self._cache)
+            self._watcher = InvalidationWatcher(self._reads, self._cache)
             self._watcher.start()
         self.metrics_address = ""
         self._http = None
@@ -159,7 +167,7 @@ class Client:
     def write_bytes(self, path: str, data: bytes, goal: int | None = None) -> StatResult:
         with self.open(path, "wb", goal=goal) as handle:
             handle.write(data)
-        return self._ns.stat(path)
+        return self._ns.stat(path, fresh=True)
 
     def read_bytes(self, path: str) -> bytes:
         with self.open(path, "rb") as handle:
@@ -170,7 +178,7 @@ class Client:
         with open(local_path, "rb") as source:
             with self.open(path, "wb", goal=goal) as target:
                 shutil.copyfileobj(source, target, _COPY_BLOCK)
-        return self._ns.stat(path)
+        return self._ns.stat(path, fresh=True)
 
     def get(self, path: str, local_path: str) -> int:
         """Copy a MooseNG file to a local path; returns the number of bytes."""
@@ -185,7 +193,7 @@ class Client:
     def truncate(self, path: str, size: int) -> StatResult:
         with self.open(path, "r+b") as handle:
             handle.truncate(size)
-        return self._ns.stat(path)
+        return self._ns.stat(path, fresh=True)
 
     # ------------------------------------------------------------------ cluster
 

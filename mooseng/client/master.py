@@ -11,6 +11,7 @@ import time
 
 import grpc
 
+from mooseng.common.consistency import VERSION_KEY
 from mooseng.common.errors import (DeadlineExceeded, MooseNGError, NotLeader, Unavailable,
                                    from_rpc_error)
 from mooseng.common.rpc import Channels, parse_masters
@@ -49,6 +50,14 @@ class MasterSession:
         self._stubs = {a: pb_grpc.MasterStub(channels.get(a)) for a in self.masters}
         self._lock = threading.Lock()
         self._current = self.masters[0]
+        self.seen = 0          # the newest metadata version a master answered with
+
+    def stub(self, address: str):
+        """A stub for a master dialled as `address` (after the address map)."""
+        with self._lock:
+            if address not in self._stubs:
+                self._stubs[address] = pb_grpc.MasterStub(self._channels.get(address))
+            return self._stubs[address]
 
     @property
     def address(self) -> str:
@@ -57,9 +66,8 @@ class MasterSession:
     def follow(self, leader: str) -> None:
         """Use `leader` from now on (a master named it)."""
         leader = self._map(leader)
+        self.stub(leader)
         with self._lock:
-            if leader not in self._stubs:
-                self._stubs[leader] = pb_grpc.MasterStub(self._channels.get(leader))
             self._current = leader
 
     def skip(self, after: str) -> str:
@@ -111,11 +119,22 @@ class MasterSession:
                 answers.append((address, error))
         return answers
 
-    def _call_one(self, address: str, method: str, request, timeout: float):
+    def call_at(self, address: str, method: str, request, metadata=()):
+        """One try at the master dialled as `address`, whatever its role."""
+        self.stub(address)
+        return self._call_one(address, method, request, self.timeout, metadata)
+
+    def _call_one(self, address: str, method: str, request, timeout: float, metadata=()):
         try:
-            return getattr(self._stubs[address], method)(request, timeout=timeout)
+            reply, call = getattr(self._stubs[address], method).with_call(
+                request, timeout=timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise self._translate(address, error, timeout) from None
+        for key, value in call.trailing_metadata() or ():
+            if key == VERSION_KEY:
+                with self._lock:
+                    self.seen = max(self.seen, int(value))
+        return reply
 
     def _translate(self, address: str, error: grpc.RpcError, timeout: float):
         code = error.code() if hasattr(error, "code") else None

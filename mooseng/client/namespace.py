@@ -6,6 +6,7 @@ from mooseng.proto import mooseng_pb2 as pb
 from . import paths
 from .cache import MetadataCache
 from .master import MasterSession
+from .regional import RegionalReads
 from .types import ChunkInfo, StatResult
 
 _PAGE = 1000
@@ -13,11 +14,14 @@ _PAGE = 1000
 
 class Namespace:
     """Lookups go through the metadata cache (a request to the master is one miss of its
-    kind); `fresh=True` always asks the master (close-to-open). Changes made here are
-    forgotten in the cache at once, before the master's event arrives."""
+    kind); `fresh=True` always asks the leader (close-to-open, and what this client just
+    wrote), otherwise the region's master answers as the consistency level allows. Changes
+    made here are forgotten in the cache at once, before the master's event arrives."""
 
-    def __init__(self, master: MasterSession, cache: MetadataCache, labels: dict[str, str]):
+    def __init__(self, master: MasterSession, cache: MetadataCache, labels: dict[str, str],
+                 reads: RegionalReads):
         self.master = master
+        self.reads = reads          # attributes and listings: from the region's master
         self.cache = cache
         self.labels = labels        # where the client is, for locality-aware placement
 
@@ -31,8 +35,9 @@ class Namespace:
             if missing is not None:
                 raise NotFound(missing)
         token, negative = self.cache.token("attr"), self.cache.token("negative")
+        ask = self.master.call if fresh else self.reads.call
         try:
-            attr = self.master.call("GetAttr", pb.PathRequest(path=path)).attr
+            attr = ask("GetAttr", pb.PathRequest(path=path)).attr
         except NotFound as error:
             self.cache.missed("negative")
             self.cache.put("negative", path, str(error), negative)
@@ -60,9 +65,9 @@ class Namespace:
             self.cache.put("chunks", inode, reply, token)
         return reply
 
-    def stat(self, path: str) -> StatResult:
+    def stat(self, path: str, fresh: bool = False) -> StatResult:
         path = paths.normalize(path)
-        attr = self.getattr(path)
+        attr = self.getattr(path, fresh)
         if attr.type != pb.FILE:
             return StatResult.from_attr(path, attr)
         reply = self.chunks(attr.inode, cached=True)
@@ -114,7 +119,7 @@ class Namespace:
         start_after = ""
         while True:
             self.cache.missed("dir")
-            reply = self.master.call("ReadDir", pb.ReadDirRequest(
+            reply = self.reads.call("ReadDir", pb.ReadDirRequest(
                 path=path, start_after=start_after, limit=_PAGE))
             entries += [StatResult.from_attr(paths.join(path, a.name), a) for a in reply.entries]
             if not reply.more or not reply.entries:

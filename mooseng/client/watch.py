@@ -12,14 +12,14 @@ import threading
 
 import grpc
 
-from mooseng.common.errors import NotLeader, from_rpc_error
+from mooseng.common.errors import MooseNGError, NotLeader, from_rpc_error
 from mooseng.common.log import kv
 from mooseng.common.rpc import OPTIONS
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 from .cache import MetadataCache
-from .master import MasterSession
+from .regional import RegionalReads
 from .watchdog import Watchdog
 
 log = logging.getLogger("mooseng.client")
@@ -31,11 +31,13 @@ MAX_BACKOFF = 2.0
 
 class InvalidationWatcher:
     """Uses a channel of its own: its reconnect attempts while the master is away must not
-    put the client's calls into gRPC's reconnect backoff. Watches the leader the session
-    follows, and moves with it."""
+    put the client's calls into gRPC's reconnect backoff. Watches the master the client reads
+    from: its region's, else the leader the session follows, moving with it. A regional
+    master ends the stream once the client's consistency level no longer lets it serve."""
 
-    def __init__(self, session: MasterSession, cache: MetadataCache):
-        self._session = session
+    def __init__(self, reads: RegionalReads, cache: MetadataCache):
+        self._reads = reads
+        self._session = session = reads.session
         self._address = session.address
         self._channel = grpc.insecure_channel(self._address, options=OPTIONS)
         self._stub = pb_grpc.MasterStub(self._channel)
@@ -67,8 +69,10 @@ class InvalidationWatcher:
                 with self._lock:
                     if self._stopping.is_set():
                         return
-                    self._reconnect_to(self._session.address)
-                    self._call = call = self._stub.WatchInvalidations(pb.WatchRequest())
+                    regional = self._reads.regional_master()
+                    self._reconnect_to(regional or self._session.address)
+                    self._call = call = self._stub.WatchInvalidations(
+                        pb.WatchRequest(), metadata=self._reads.metadata() if regional else ())
                 for batch in call:
                     for event in batch.events:
                         if event.kind == Kind.SUBSCRIBED:
@@ -87,6 +91,9 @@ class InvalidationWatcher:
                     self._move_on(error)
                     log.info("cache invalidation stream broken; cache dropped", extra=kv(
                         error=f"{error.code().name} {error.details() or ''}".strip()))
+            except MooseNGError as error:       # asking which masters serve the region
+                log.info("no master to watch for cache invalidations yet",
+                         extra=kv(error=error))
             finally:
                 if watchdog:
                     watchdog.stop()

@@ -29,11 +29,13 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mooseng.common import consistency as levels
 from mooseng.common.errors import MooseNGError, NotLeader, Unavailable, from_rpc_error
 from mooseng.common.log import kv
 from mooseng.common.rpc import OPTIONS
 from mooseng.master.changelog import Changelog, decode, encode
 from mooseng.master.etcd import Etcd, EtcdUnavailable, b64, unb64
+from mooseng.master.freshness import ASK_EVERY, Freshness
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -287,8 +289,10 @@ class LogTail:
 class Leadership:
     """Campaigns, leads (lease keep-alive) and follows (applies the log) for one master."""
 
-    def __init__(self, core, etcd: Etcd, cluster_id: str, me: Peer, lease_ttl: int):
+    def __init__(self, core, etcd: Etcd, cluster_id: str, me: Peer, lease_ttl: int,
+                 region: str = ""):
         self.core = core
+        self.region = region
         core.certain = self.certain
         self.etcd = etcd
         self.cluster_id = cluster_id
@@ -307,7 +311,10 @@ class Leadership:
                                           daemon=True)
         self._prober = threading.Thread(target=self._probe_loop, name="ha-etcd-probe",
                                         daemon=True)
-        self._tail = LogTail(etcd, lambda: core.state.version, core.apply_committed)
+        self.freshness = Freshness(self._committed_head, lambda: core.state.version)
+        self._tail = LogTail(etcd, lambda: core.state.version, self._take)
+        self._fresher = threading.Thread(target=self._freshness_loop, name="ha-freshness",
+                                         daemon=True)
         self._sentinel = threading.Thread(target=self._watch_leader, name="ha-leader-watch",
                                           daemon=True)
         self.last_error = ""
@@ -330,6 +337,7 @@ class Leadership:
         self._reporter.start()
         self._prober.start()
         self._sentinel.start()
+        self._fresher.start()
 
     def stop(self) -> None:
         """Hand over: give up the lease at once, so another master is elected without waiting
@@ -337,7 +345,8 @@ class Leadership:
         self._stopping.set()
         self._lost.set()
         self._report_now.set()
-        for thread in (self._thread, self._reporter, self._prober, self._sentinel):
+        for thread in (self._thread, self._reporter, self._prober, self._sentinel,
+                       self._fresher):
             if thread.ident:          # not started when start() failed
                 thread.join()
 
@@ -383,6 +392,29 @@ class Leadership:
             raise NotLeader(f"this master ({self.me.address}) follows; the leader is {leader}",
                             leader)
         raise NotLeader(f"no leader is elected yet (asked {self.me.address}); retry shortly")
+
+    def admit_read(self, consistency: levels.Consistency, after: int) -> None:
+        """Return when this master may answer a read at `consistency` from a session that saw
+        version `after`; NotLeader naming the leader otherwise."""
+        if self.certain() or consistency.level == levels.EVENTUAL:
+            return
+        if consistency.level == levels.STRONG:
+            self.require_leader()
+        if consistency.level == levels.BOUNDED:
+            behind = self.freshness.staleness()
+            if behind > consistency.bound:
+                raise self._refusal(f"is {behind:.1f} s behind the leader, more than the "
+                                    f"staleness bound of {consistency.bound:g} s")
+        elif not self.freshness.wait_applied(after, consistency.bound):
+            raise self._refusal(f"has not applied version {after}, which this client has "
+                                f"seen, within {consistency.bound:g} s (it holds "
+                                f"{self.core.state.version})")
+
+    def _refusal(self, why: str) -> NotLeader:
+        self._last_refusal = time.monotonic()
+        leader = self.leader.address if self.leader and self.leader != self.me else ""
+        return NotLeader(f"this master ({self.me.address}) {why}: read from the leader"
+                         + (f" at {leader}" if leader else " (none is elected now)"), leader)
 
     # ------------------------------------------------------------------ the loop
 
@@ -484,6 +516,24 @@ class Leadership:
             log.warning("could not give up the leader lease; it expires by itself",
                         extra=kv(error=error))
 
+    def _take(self, version: int, entry: dict) -> None:
+        self.core.apply_committed(version, entry)
+        self.freshness.settle()
+
+    def _committed_head(self) -> int:
+        value, _ = self.etcd.get(HEAD)
+        return int(value) if value else 0
+
+    def _freshness_loop(self) -> None:
+        while True:
+            if not self.leading:
+                try:
+                    self.freshness.ask()
+                except EtcdUnavailable as error:
+                    self.last_error = str(error)
+            if self._stopping.wait(ASK_EVERY):
+                return
+
     def _follow(self, revision: int) -> None:
         def leader_changed(event) -> bool:
             if event["type"] == "DELETE":
@@ -568,8 +618,16 @@ class Leadership:
     def report(self) -> dict:
         return {"id": self.me.id, "address": self.me.address,
                 "http_address": self.me.http_address,
-                "role": "leader" if self.leading else "follower",
-                "version": self.core.state.version, "time": time.time()}
+                "role": "leader" if self.leading else "follower", "region": self.region,
+                "version": self.core.state.version, "staleness": self.staleness(),
+                "time": time.time()}
+
+    def staleness(self) -> float:
+        """Seconds behind the leader (0 while leading; -1: never caught up yet)."""
+        if self.certain():
+            return 0.0
+        behind = self.freshness.staleness()
+        return round(behind, 3) if behind != float("inf") else -1.0
 
     def known_masters(self) -> list[dict]:
         """Every master that reported lately (MasterInfo fields), lag counted from the
@@ -584,6 +642,7 @@ class Leadership:
                   default=self.core.state.version)
         now = time.time()
         return [{"name": r["id"], "address": r["address"], "role": r["role"],
+                 "region": r.get("region", ""), "staleness_seconds": r.get("staleness", 0.0),
                  "metadata_version": r["version"], "lag_entries": max(0, top - r["version"]),
                  "report_age_seconds": round(max(0.0, now - r["time"]), 3)}
                 for r in sorted(reports, key=lambda r: r["id"])]

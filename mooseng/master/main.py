@@ -35,6 +35,9 @@ class MasterConfig:
                                  "master (default: --host and the gRPC port)")
     restore_from: str = setting("", "before starting, rebuild the metadata in the empty "
                                     "--data-dir from a metalogger's directory")
+    region: str = setting("", "the region this master is in (chunk servers' region label): "
+                              "clients of that region read from it at a consistency level "
+                              "that allows a follower")
     lease_ttl: int = setting(1, "seconds of the leader's etcd lease: a dead leader is replaced "
                                 "after at most this long")
 

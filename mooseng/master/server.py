@@ -118,7 +118,7 @@ class MasterServer:
         address = config.advertise or f"{self._reachable_host()}:{self.port}"
         me = Peer(config.name or address, address, f"{self._reachable_host()}:{self.http_port}")
         self.ha = Leadership(self.core, Etcd(parse_endpoints(config.etcd)), config.cluster_id,
-                             me, config.lease_ttl)
+                             me, config.lease_ttl, config.region)
         self.ha.start()
         self.service.leadership = self.ha
 
@@ -272,7 +272,8 @@ class MasterServer:
                          f"leading; lagging followers: {', '.join(lagging)}" if lagging
                          else "leading")
         elif ha.leader:
-            role = Check("leadership", "healthy", f"following {ha.leader.address}")
+            role = Check("leadership", "healthy", f"following {ha.leader.address}"
+                                                  + _behind(ha.staleness()))
         else:
             role = Check("leadership", "critical", "no leader elected: "
                                                    f"{ha.last_error or 'election in progress'}")
@@ -291,3 +292,7 @@ class MasterServer:
             return Check("metaloggers", "degraded", f"lagging: {', '.join(lagging)}")
         return Check("metaloggers", "healthy", f"up to date: {', '.join(m['name'] for m in found)}"
                      if found else "no metalogger reports")
+
+
+def _behind(staleness: float) -> str:
+    return f", {staleness:.1f} s behind" if staleness >= 0 else ", not caught up yet"

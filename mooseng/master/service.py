@@ -17,6 +17,7 @@ from mooseng.common.observability import Check, overall
 from mooseng.common.errors import (InvalidArgument, MooseNGError, ResourceExhausted,
                                    Unavailable, abort, servicer_errors)
 from mooseng.common import classes
+from mooseng.common.consistency import VERSION_KEY, Consistency, from_metadata
 from mooseng.master import goals, placement
 from mooseng.common.classes import StorageClass
 from mooseng.master.changelog import state_json
@@ -34,11 +35,13 @@ _STATE = {"online": pb.ONLINE, "offline": pb.OFFLINE, "maintenance": pb.MAINTENA
 
 
 ANY_MASTER = ("GetClusterStatus", "ListChunkServers")   # followers answer these too
+FOLLOWER_READS = ("GetAttr", "ReadDir")    # ...and these, at a consistency level allowing it
 
 
 def counted(method):
     """Count and time one RPC under its method name; the status is the gRPC code name.
-    Only the leader serves the others (a follower answers NotLeader naming the leader)."""
+    Only the leader serves the others (a follower answers NotLeader naming the leader).
+    Every answer carries the master's metadata version (read-your-writes sessions)."""
     operation = method.__name__
     gated = operation not in ANY_MASTER
 
@@ -47,9 +50,13 @@ def counted(method):
         start = time.perf_counter()
         status = "ok"
         try:
-            if gated:
+            if operation in FOLLOWER_READS:
+                self.admit(context)
+            elif gated:
                 self.gate()
-            return method(self, request, context)
+            reply = method(self, request, context)
+            context.set_trailing_metadata(((VERSION_KEY, str(self.core.state.version)),))
+            return reply
         except MooseNGError as error:
             status = error.code.name.lower()
             raise
@@ -85,6 +92,23 @@ class MasterService(pb_grpc.MasterServicer):
         if self.leadership:
             self.leadership.require_leader()
 
+    def admit(self, context) -> Consistency:
+        """The consistency level a read asked for, once this master may answer it."""
+        consistency, after = from_metadata(context.invocation_metadata())
+        if self.leadership:
+            self.leadership.admit_read(consistency, after)
+        return consistency
+
+    def _may_go_on(self, consistency: Consistency) -> bool:
+        """A follower's invalidation stream ends once the level no longer lets it serve."""
+        if not self.leadership or not consistency.follower_may_answer:
+            return True
+        try:
+            self.leadership.admit_read(consistency, 0)
+            return True
+        except MooseNGError:
+            return False
+
     def _attr(self, view: AttrView) -> pb.Attr:
         return pb.Attr(inode=view.inode,
                        type=pb.DIRECTORY if view.type == DIRECTORY else pb.FILE,
@@ -105,8 +129,9 @@ class MasterService(pb_grpc.MasterServicer):
 
     def WatchInvalidations(self, request, context):  # noqa: N802 (gRPC API)
         try:
-            self.gate()
-            yield from self.core.invalidations.stream(context.is_active)
+            consistency = self.admit(context)
+            yield from self.core.invalidations.stream(
+                lambda: context.is_active() and self._may_go_on(consistency))
         except MooseNGError as error:
             abort(context, error)
 

@@ -47,6 +47,8 @@ def topology_flags(role: str, settings: MasterSettings, labels: dict[str, str]) 
                  "--default-goal", str(settings.default_goal)]
         if settings.snapshot_every:
             flags += ["--snapshot-every", str(settings.snapshot_every)]
+        if "region" in labels:
+            flags += ["--region", labels["region"]]
         return flags
     flags = [flag for key, value in labels.items() for flag in ("--label", f"{key}={value}")]
     if settings.scrub_interval:
@@ -115,6 +117,7 @@ class Region:
     name: str
     chunkservers: int
     delay: float          # seconds: its half of the one-way delay of a link between regions
+    etcd: int = 0         # etcd members in it (none in any region: all in the first)
 
     def delay_to(self, other: "Region") -> float:
         """One-way delay between the two (each region adds its own half: as netem on every
@@ -133,8 +136,9 @@ class Topology:
     masters: int = 1      # more than one: masters on etcd, one leading
     etcd: int = 0         # etcd members (3 with several masters)
     metaloggers: int = 0  # with etcd
-    # Several regions: chunk servers labelled region=<name> in this order, the master in the
-    # first region, every other region reaching it and each other through delaying WAN links.
+    # Several regions: chunk servers labelled region=<name> in this order, masters in turn
+    # (the first, or the only one, in the first region, with etcd), every region reaching the
+    # others through delaying WAN links.
     regions: list[Region] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
@@ -142,12 +146,21 @@ class Topology:
             self.chunkservers = sum(r.chunkservers for r in self.regions)
             self.labels = [{"region": r.name} for r in self.regions
                            for _ in range(r.chunkservers)]
+            self.etcd = sum(r.etcd for r in self.regions) or self.etcd
         if self.masters > 1 and self.etcd < 1:
             raise ValueError("several masters need etcd members")
         if self.metaloggers and not self.etcd:
             raise ValueError("a metalogger follows the changelog in etcd: give etcd members")
         if self.masters > 1 and not self.start_master_first:
             raise ValueError("several masters start before the chunk servers")
+
+    def master_labels(self) -> list[dict[str, str]]:
+        return [{"region": self.regions[i % len(self.regions)].name} if self.regions else {}
+                for i in range(self.masters)]
+
+    def etcd_labels(self) -> list[dict[str, str]]:
+        placed = [{"region": r.name} for r in self.regions for _ in range(r.etcd)]
+        return placed or [{} for _ in range(self.etcd)]
 
     def master_names(self) -> list[str]:
         """'master' alone; 'master-1', 'master-2', ... on etcd."""
@@ -321,6 +334,10 @@ class Cluster(abc.ABC):
         """Where a client in `region` reaches the masters (past its WAN link, outside the
         master's region)."""
         return self.master_addresses
+
+    def address_map_in(self, region: str) -> Callable[[str], str]:
+        """The address map of a client in `region`."""
+        return self.address_map()
 
     def region_links(self, region: str) -> list[Node]:
         """The WAN link nodes `region` is part of: halting them cuts the region off."""

@@ -100,17 +100,19 @@ class DockerCluster(regions.Addressing, Cluster):
     def start(self) -> None:
         self.create_network()
         topology = self.topology
-        self.masters = [DockerNode(self, name, "master", self._ip(2 + i), {})
-                        for i, name in enumerate(topology.master_names())]
-        self.etcd = [DockerNode(self, f"etcd-{i + 1}", "etcd", self._ip(5 + i), {})
-                     for i in range(topology.etcd)]
+        self.masters = [DockerNode(self, name, "master", self._ip(2 + i), labels)
+                        for i, (name, labels) in enumerate(zip(topology.master_names(),
+                                                               topology.master_labels()))]
+        self.etcd = [DockerNode(self, f"etcd-{i + 1}", "etcd", self._ip(5 + i), labels)
+                     for i, labels in enumerate(topology.etcd_labels())]
         self.metaloggers = [DockerNode(self, "metalogger", "metalogger", self._ip(8), {})
                             for _ in range(topology.metaloggers)]
         for index in range(topology.chunkservers):
             labels = topology.labels[index] if index < len(topology.labels) else {}
             self._new_chunkserver(labels)
         self.wan = [DockerWanLink(self, pair, self._ip(WAN_IPS + number)) for number, pair in
-                    enumerate(regions.pairs(topology, self.masters, self.chunkservers))]
+                    enumerate(regions.pairs(topology, self.masters, self.chunkservers,
+                                            self.etcd))]
         in_parallel([node.launch for node in self.wan + self.etcd])
         for node in self.wan:
             node.wait_ready()

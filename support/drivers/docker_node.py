@@ -83,7 +83,7 @@ class DockerNode(LoopbackNode):
     def _command(self) -> list[str]:
         inner = self.inner_ports
         cluster = self.cluster
-        etcd = ["--etcd", ",".join(m.internal_address for m in cluster.etcd), "--name", self.name]
+        etcd = ["--etcd", cluster.etcd_in(self.labels.get("region", "")), "--name", self.name]
         if self.role == "etcd":
             return hacluster.etcd_command(
                 self.name, f"{DATA_DIR}/etcd", inner["grpc"], ETCD_PEER_PORT,

@@ -47,8 +47,10 @@ class LocalCluster(regions.Addressing, Cluster):
         self.keep_files = False
         self._dashboard: subprocess.Popen | None = None
         self._dashboard_url = ""
-        self.etcd = [LocalEtcdMember(self, f"etcd-{i + 1}") for i in range(topology.etcd)]
-        self.masters = [LocalNode(self, name, "master", {}) for name in topology.master_names()]
+        self.etcd = [LocalEtcdMember(self, f"etcd-{i + 1}", labels)
+                     for i, labels in enumerate(topology.etcd_labels())]
+        self.masters = [LocalNode(self, name, "master", labels) for name, labels
+                        in zip(topology.master_names(), topology.master_labels())]
         self.metaloggers = [LocalNode(self, f"metalogger-{i + 1}" if topology.metaloggers > 1
                                       else "metalogger", "metalogger", {})
                             for i in range(topology.metaloggers)]
@@ -58,7 +60,8 @@ class LocalCluster(regions.Addressing, Cluster):
             self.chunkservers.append(LocalNode(self, f"chunkserver-{index + 1}", "chunkserver",
                                                labels))
         self.wan = [LocalWanLink(self, pair)
-                    for pair in regions.pairs(topology, self.masters, self.chunkservers)]
+                    for pair in regions.pairs(topology, self.masters, self.chunkservers,
+                                              self.etcd)]
 
     def start(self) -> None:
         fixed = [*self.etcd, *self.masters, *self.wan]

@@ -98,7 +98,7 @@ class LocalNode(LoopbackNode):
         grpc_port, http_port = (self.ports["grpc"], self.ports["http"]) if self.ports else (0, 0)
         common = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1",
                   "--port", str(grpc_port), "--http-port", str(http_port)]
-        etcd = ["--etcd", ",".join(m.address for m in self.cluster.etcd), "--name", self.name]
+        etcd = ["--etcd", self.cluster.etcd_in(self.labels.get("region", "")), "--name", self.name]
         if self.role == "metalogger":
             return [_executable("mooseng-metalogger"), "--data-dir", str(self.data_dir),
                     "--host", "127.0.0.1", "--http-port", str(http_port), *etcd]
@@ -245,8 +245,8 @@ class LocalNode(LoopbackNode):
 class LocalEtcdMember(LocalNode):
     """An etcd member: its client port is both its `address` and `http_address`."""
 
-    def __init__(self, cluster, name: str):
-        super().__init__(cluster, name, "etcd", {})
+    def __init__(self, cluster, name: str, labels: dict[str, str]):
+        super().__init__(cluster, name, "etcd", labels)
         if not shutil.which("etcd"):
             raise BackendUnavailable(hacluster.ETCD_MISSING)
 

@@ -36,22 +36,30 @@ class Pair:
         return self.a.delay_to(self.b)
 
 
-def pairs(topology: Topology, masters: list[Node], chunkservers: list[Node]) -> list[Pair]:
-    """Every pair of regions with what crosses it: the masters (in the first region) for the
-    other region's chunk servers and clients, and each chunk server for the other region's
-    chunk servers (replication) and clients. None without regions."""
+def home(topology: Topology) -> str:
+    """The first region: etcd's, and the only master's."""
+    return topology.regions[0].name if topology.regions else ""
+
+
+def region_of(node: Node, topology: Topology) -> str:
+    """Every node carries its region as a label; etcd members placed nowhere are in the
+    first."""
+    return node.labels.get("region", home(topology))
+
+
+def pairs(topology: Topology, masters: list[Node], chunkservers: list[Node],
+          etcd: list[Node] = ()) -> list[Pair]:
+    """Every pair of regions with what crosses it: each master, chunk server and etcd member
+    for the other region's nodes and clients (etcd members' traffic among themselves goes
+    directly). None without regions."""
     if not topology.regions:
         return []
-    home = topology.regions[0].name
     found = []
     for a, b in itertools.combinations(topology.regions, 2):
-        crossings = [Crossing(m, b.name if a.name == home else a.name) for m in masters
-                     if home in (a.name, b.name)]
-        for server in chunkservers:
-            region = server.labels["region"]
-            if region in (a.name, b.name):
-                crossings.append(Crossing(server, b.name if region == a.name else a.name))
-        found.append(Pair(a, b, crossings))
+        ends = {a.name: b.name, b.name: a.name}
+        found.append(Pair(a, b, [Crossing(node, ends[region_of(node, topology)])
+                                 for node in [*masters, *chunkservers, *etcd]
+                                 if region_of(node, topology) in ends]))
     return found
 
 
@@ -72,20 +80,36 @@ class Addressing:
         """Where the other nodes reach `node` without a link."""
         return node.address
 
+    def reached_from(self, node: Node, region: str) -> str:
+        """Where nodes of `region` reach `node`: through the link between their regions, or
+        directly within one region (and from no region)."""
+        link = self.link_between(region_of(node, self.topology), region) if region else None
+        return link.address_for(node, region) if link else self.inside(node)
+
     def internal_master_in(self, region: str) -> str:
-        link = self.link_between(self.topology.regions[0].name, region) if self.wan else None
-        return ",".join(link.address_for(m, region) if link else self.inside(m)
-                        for m in self.masters)
+        return ",".join(self.reached_from(m, region) for m in self.masters)
+
+    def etcd_in(self, region: str) -> str:
+        """The region's own members first: a master asks the nearest member."""
+        nearest = sorted(self.etcd, key=lambda m: region_of(m, self.topology) != region)
+        return ",".join(self.reached_from(m, region) for m in nearest)
 
     def master_address_in(self, region: str) -> str:
         reach = self.address_map()
         return ",".join(reach(a) for a in self.internal_master_in(region).split(","))
 
+    def address_map_in(self, region: str) -> Callable[[str], str]:
+        """The address map of a client in `region`: a master named by its own address (the
+        leader a follower points to) is reached as that region reaches it."""
+        reach = self.address_map()
+        view = {self.inside(m): self.reached_from(m, region) for m in self.masters}
+        return lambda address: reach(view.get(address, address))
+
     def advertised_to(self, node: Node) -> dict[str, str]:
         """{other region: where its nodes reach chunk server `node`}."""
-        home = node.labels.get("region", "")
-        return {r.name: self.link_between(home, r.name).address_for(node, r.name)
-                for r in self.topology.regions if r.name != home} if self.wan else {}
+        own = node.labels.get("region", "")
+        return {r.name: self.link_between(own, r.name).address_for(node, r.name)
+                for r in self.topology.regions if r.name != own} if self.wan else {}
 
     def link_between(self, a: str, b: str):
         """The link node between regions a and b; None within one region."""
