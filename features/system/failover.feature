@@ -83,5 +83,5 @@ Feature: Master failover on etcd
   @id.failover.status_names_roles @normal
   Scenario: The cluster status names the leader, the followers with their lag and the etcd members
     When an administrator asks for the cluster status in the machine-readable format
-    Then the status names the leader and 2 followers at most 0 entries behind
+    Then within 5 seconds the status names the leader and 2 followers at most 0 entries behind
     And the status lists 3 etcd members, all up
