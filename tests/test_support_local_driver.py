@@ -117,6 +117,22 @@ def test_a_reserved_port_is_not_reserved_again_before_its_node_binds_it():
     assert len(set(ports)) == len(ports)
 
 
+def test_ports_reserved_from_several_threads_at_once_are_all_different():
+    """The docker driver creates a topology's containers in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support.drivers.ports import free_port
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # threads interleave as on a busy machine
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            ports = list(pool.map(lambda _: free_port(), range(2000)))
+    finally:
+        sys.setswitchinterval(switching)
+    assert len(set(ports)) == len(ports)
+
+
 def test_a_region_topology_runs_its_links_as_processes(driver):
     """The WAN links start before the servers, listen on their ports, and pausing the links of
     a region cuts its chunk server off the master."""

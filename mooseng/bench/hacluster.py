@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +54,7 @@ PORTS = (20000, 32000)     # below the kernel's ephemeral range (32768+)
 _RNG = random.Random()
 HELD = 300.0
 _HANDED_OUT: dict[int, float] = {}    # port -> when free_port handed it out
+_HANDING_OUT = threading.Lock()       # drivers start nodes from several threads
 
 
 def free_port() -> int:
@@ -60,20 +62,21 @@ def free_port() -> int:
     ephemeral one, and any outgoing connection may take it before the node binds it. A port
     handed out in the last HELD seconds is not handed out again: its node may not have bound it
     yet (a topology reserves dozens before it starts anything)."""
-    now = time.monotonic()
-    for port in [p for p, when in _HANDED_OUT.items() if now - when > HELD]:
-        del _HANDED_OUT[port]
-    for _ in range(200):
-        port = _RNG.randrange(*PORTS)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
+    with _HANDING_OUT:
+        now = time.monotonic()
+        for port in [p for p, when in _HANDED_OUT.items() if now - when > HELD]:
+            del _HANDED_OUT[port]
+        for _ in range(200):
+            port = _RNG.randrange(*PORTS)
+            if port in _HANDED_OUT:
                 continue
-            _HANDED_OUT[port] = now
-            return port
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                _HANDED_OUT[port] = now
+                return port
     raise RuntimeError(f"no free port on 127.0.0.1 in {PORTS[0]}-{PORTS[1]}")
 
 
