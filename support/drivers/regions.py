@@ -37,7 +37,7 @@ class Pair:
 
 
 def home(topology: Topology) -> str:
-    """The first region: etcd's, and the only master's."""
+    """The first region: a single master's, and etcd's unless the regions place members."""
     return topology.regions[0].name if topology.regions else ""
 
 
