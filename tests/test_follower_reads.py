@@ -55,6 +55,11 @@ def _reads(client, master):
                                             {"master": master}) or 0
 
 
+def _watchers(ha):
+    """Clients watching the regional master for cache invalidations."""
+    return ha.masters[REGIONAL].registry.get_sample_value("mooseng_master_cache_watchers")
+
+
 def _cut_off(ha):
     """Hold the regional master's etcd traffic for a minute: it can no longer follow."""
     ha.wan.shape = Shape(delay=60.0)
@@ -120,19 +125,17 @@ def test_the_regional_master_invalidates_its_clients_caches(ha):
     cached = _client(ha, "bounded")
     with pytest.raises(NotFound):
         cached.stat("/late.bin")                  # cached as missing
-    regional = ha.masters[REGIONAL].metrics.cache_watchers
-    wait_for(lambda: regional._value.get() == 1, "the client to watch the regional master")
+    wait_for(lambda: _watchers(ha) == 1, "the client to watch the regional master")
     ha.client().write_bytes("/late.bin", b"l")
     wait_for(lambda: cached.exists("/late.bin"), "the regional master's invalidation")
 
 
 def test_a_stale_regional_master_ends_its_invalidation_stream(ha):
     cached = _client(ha, "bounded", 1.0)
-    regional = ha.masters[REGIONAL].metrics.cache_watchers
-    wait_for(lambda: regional._value.get() == 1, "the client to watch the regional master")
+    wait_for(lambda: _watchers(ha) == 1, "the client to watch the regional master")
     _cut_off(ha)
-    wait_for(lambda: regional._value.get() == 0, "the stream to end", timeout=5)
-    assert not cached._cache.live
+    wait_for(lambda: _watchers(ha) == 0, "the stream to end", timeout=5)
+    assert not cached.cache_stats()["live"]
 
 
 @pytest.mark.parametrize("level, bound, message", [
