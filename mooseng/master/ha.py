@@ -58,6 +58,8 @@ RIDE_OUT = 3.0           # seconds a leader waits for etcd after its lease ran o
 RETRY_PAUSE = 0.1        # seconds between tries of a commit while etcd does not answer
 IDLE_WATCH = 1.0         # a silent watch is renewed after this many seconds
 SNAPSHOT_TIMEOUT = 120.0
+STEP_BACK = 1.0          # seconds a master that lost leadership waits before it campaigns again:
+                         # it was the one in trouble, so a follower gets the first chance
 SENTINEL_PERIOD = 0.1     # how often followers ask whether the leader still answers
 DRAIN_QUIET = 0.3         # a stopping master serves until no call came for this long...
 DRAIN_MAX = 2.0           # ...or this long after it handed over
@@ -508,6 +510,7 @@ class Leadership:
         self.core.demote(reason)
         self._report_now.set()
         log.warning("stopped leading", extra=kv(master=self.me.id, reason=reason))
+        self._stopping.wait(STEP_BACK)
 
     def _resign(self) -> None:
         try:
