@@ -6,7 +6,7 @@ import support.steptypes  # noqa: F401 - registers the {x:...} types of support.
 from behave import given, then, when
 from hamcrest import all_of, assert_that, equal_to, has_entries
 
-from support import endpoints, rpc, world as worlds
+from support import data, endpoints, rpc, world as worlds
 from support.matchers import metric_value
 from support.waiting import throughout, within
 
@@ -16,6 +16,11 @@ from support.waiting import throughout, within
 @given("a cluster with a master and {count:d} chunk server")
 def step_cluster(context, count):
     context.world.start_cluster(worlds.topology(count))
+
+
+@given("a cluster with a master and {count:d} chunk servers, each with a disk of {size:Size}")
+def step_cluster_small_disks(context, count, size):
+    context.world.start_cluster(worlds.topology(count, disk=data.parse_size(size)))
 
 
 @given("a cluster with a master and {count:d} chunk servers that check their copies every second")

@@ -31,6 +31,7 @@ def step_directory(context, path):
 
 
 @given('a file "{path:Q}" of {size:Size} written by a client with goal {goal:d}')
+@when('a client writes a file "{path:Q}" of {size:Size} with goal {goal:d}')
 def step_file_written(context, path, size, goal):
     world = context.world
     world.mkdir(_parent(path))
@@ -330,6 +331,11 @@ def step_chunk_count(context, path, count):
 @then('every chunk of "{path:Q}" has {goal:d} copies on different chunk servers')
 def step_chunks_at_goal(context, path, goal):
     assert_that(context.world.copies(path), all_chunks_at_goal(goal))
+
+
+@then('every chunk of "{path:Q}" has {goal:d} copies, none on "{name:Q}"')
+def step_chunks_at_goal_avoiding(context, path, goal, name):
+    assert_that(context.world.copies(path), all_chunks_at_goal(goal, avoiding=name))
 
 
 @then('the listing of "{directory:Q}" shows "{name:Q}" as a file of {size:d} bytes')

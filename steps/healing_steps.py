@@ -12,8 +12,11 @@ from support.waiting import throughout, within
 
 
 @then('every chunk of the files has {goal:d} copies, none on "{name:Q}", within {seconds:g} seconds')
-def step_at_goal_avoiding(context, goal, name, seconds):
+@then("every chunk of the files has {goal:d} copies, none on that chunk server, within "
+      "{seconds:g} seconds")
+def step_at_goal_avoiding(context, goal, seconds, name=None):
     world = context.world
+    name = name or world.remembered["holder"].name
     eventually(seconds, world.all_copies, all_chunks_at_goal(goal, avoiding=name),
                "the master's view of the files' chunks")
 
@@ -125,6 +128,15 @@ def step_copies_intact(context, goal, seconds):
         return True
 
     within(seconds, probe, f"every chunk with {goal} copies, each read intact from its server")
+
+
+@then('every copy on "{name:Q}" of every chunk of the files reads back intact from it')
+def step_copies_on_intact(context, name):
+    world = context.world
+    held = [copy for copy in world.all_copies() if name in copy.nodes]
+    assert held, f"{name} holds no copy of the files"
+    for copy in held:
+        _check_copy(world, copy, name)
 
 
 def _check_copy(world, copy, name) -> None:

@@ -62,6 +62,7 @@ def choose(name: str) -> tuple[ClusterDriver, str]:
 # where each capability a backend may lack can be found instead
 _ELSEWHERE = {"partition": "try -D backend=docker", "one_sided_cut": "try -D backend=docker",
               "cpu_limit": "try -D backend=docker",
+              "small_disk": "run as root on the local backend, or -D backend=docker",
               "etcd": "several masters on etcd need Debian's etcd-server on the local backend "
                       "(make tools installs it as root), or -D backend=docker",
               "restore": "restoring a master from a metalogger needs etcd-server on the local "

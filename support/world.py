@@ -31,14 +31,14 @@ FAST = dict(heartbeat_interval=0.3, offline_timeout=1.5, chunk_size=1024 * 1024,
 
 def topology(chunkservers: int, labels: list[dict[str, str]] | None = None,
              start_master_first: bool = True, masters: int = 1, metaloggers: int = 0,
-             regions: list[Region] | None = None, **settings) -> Topology:
+             regions: list[Region] | None = None, disk: int = 0, **settings) -> Topology:
     """With several masters, 3 etcd members under them (the HA topology); with regions, the
-    chunk servers are the regions'."""
+    chunk servers are the regions'; `disk`: bytes of every chunk server's own disk."""
     return Topology(chunkservers=chunkservers, labels=labels or [],
                     master=MasterSettings(**{**FAST, **settings}),
                     start_master_first=start_master_first, masters=masters,
                     etcd=3 if masters > 1 else 0, metaloggers=metaloggers,
-                    regions=regions or [])
+                    regions=regions or [], disk=disk)
 
 
 @dataclasses.dataclass

@@ -179,6 +179,21 @@ def test_a_copy_the_disk_cannot_take_blames_that_server(pair, inline):
     assert "cannot start version 1" in caught.value.details()
 
 
+@pytest.mark.parametrize("inline", [False, True], ids=["stream", "inline"])
+def test_a_full_chunk_server_down_the_chain_is_named_as_full(pair, inline):
+    """RESOURCE_EXHAUSTED naming the full server: the client retries without it, and the
+    operator sees why in the full server's metrics."""
+    (cs1, cs2), stub = pair
+    write_chunk(stub(cs2), b"fills it", 13, 1)
+    cs2.store.capacity = 1                     # what it stores now is more than it may hold
+    with pytest.raises(grpc.RpcError) as caught:
+        write_chunk(stub(cs1), pattern(FRAME), 14, 1, chain=[cs2.address], inline=inline)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
+    assert "storage is full" in caught.value.details()
+    assert "mooseng_chunkserver_writes_refused_full_total 1.0" in http_get(cs2, "/metrics")[1]
+
+
 def test_write_must_start_with_a_header(pair):
     (cs1, _), stub = pair
     with pytest.raises(grpc.RpcError) as caught:
@@ -358,7 +373,7 @@ def test_health_says_when_less_than_one_chunk_of_space_is_left(tmp_path):
         storage = {c["name"]: c for c in health["checks"]}["storage"]
         assert storage["status"] == "degraded"
         assert storage["message"].startswith(
-            "less than one chunk of space left: 0 of 1048576 bytes used")
+            "full, less than one chunk of space left: 0 of 1048576 bytes used")
     finally:
         server.stop()
 

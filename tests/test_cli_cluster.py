@@ -29,13 +29,14 @@ def test_chunkservers_table_and_json(run):
     assert code == 0 and err == ""
     header, *rows = out.splitlines()
     assert header.split() == ["ID", "ADDRESS", "STATE", "LABELS", "CAPACITY", "USED", "CHUNKS"]
-    assert len(rows) == 3 and all("ONLINE" in row for row in rows)
+    assert len(rows) == 3 and all("ONLINE" in row and "FULL" not in row for row in rows)
     servers = run_json(run, "chunkservers")
     assert len(servers) == 3
     for server in servers:
         assert set(server) >= {"id", "address", "labels", "state", "capacity", "used",
-                               "chunk_count"}
+                               "chunk_count", "full"}
         assert server["state"] == "online" and server["labels"]["rack"].startswith("r")
+        assert server["full"] is False
 
 
 def test_status(run):

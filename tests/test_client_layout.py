@@ -98,7 +98,8 @@ def test_server_and_status_dicts_are_plain_json():
                               capacity_bytes=10, used_bytes=4, chunk_count=2)
     assert server_dict(info) | {"last_heartbeat": 0} == {
         "id": "abc", "address": "h:1", "http_address": "", "labels": {"tier": "ssd"},
-        "state": "offline", "capacity": 10, "used": 4, "chunk_count": 2, "last_heartbeat": 0}
+        "state": "offline", "capacity": 10, "used": 4, "full": False, "chunk_count": 2,
+        "last_heartbeat": 0}
     status = status_dict(pb.ClusterStatus(chunks=5, servers_by_state={"online": 3}))
     assert status["chunks"] == 5 and isinstance(status["chunks"], int)
     assert status["servers_by_state"] == {"online": 3, "offline": 0, "maintenance": 0,

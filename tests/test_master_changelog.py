@@ -156,12 +156,12 @@ def test_clean_stop_writes_a_snapshot(tmp_path):
 
 def test_counter_never_reused_after_restart(tmp_path):
     master = core(tmp_path)
-    master.register("cs1", "127.0.0.1:1", "", {}, 100, 0, [])
+    master.register("cs1", "127.0.0.1:1", "", {}, 10**9, 0, [])
     node = master.create("/f", False, 1)
     grant = master.allocate(node.inode, 0, [])
     master.close(snapshot=False)
     again = core(tmp_path)
-    again.register("cs1", "127.0.0.1:1", "", {}, 100, 0, [])
+    again.register("cs1", "127.0.0.1:1", "", {}, 10**9, 0, [])
     second = again.allocate(node.inode, 0, [])
     assert second.chunk_id > max(grant.chunk_id, grant.version)
     assert second.version > second.chunk_id

@@ -148,3 +148,17 @@ def test_a_chunk_without_known_copies_is_registering_not_lost_right_after_start(
     clock.now += 10                                    # the grace is over: it is lost
     (place,) = restarted.get_chunks(node.inode, 0, 0)[1]
     assert place.servers == () and not place.registering
+
+
+def test_a_chunk_server_without_room_for_a_chunk_gets_no_new_chunk_until_it_has_room(tmp_path):
+    master = open_core(tmp_path, Clock())
+    for sid in ("cs1", "cs2", "cs3"):
+        master.register(sid, f"127.0.0.1:{sid[-1]}", "", {}, 10**9, 0, [])
+    master.heartbeat("cs3", 5 * MiB, 5 * MiB - 1, [], [], [])     # one byte short of a chunk
+    node = master.create("/f", False, 3)
+    assert {sid for sid, _ in master.allocate(node.inode, 0, []).chain} == {"cs1", "cs2"}
+    with master.lock:
+        assert master.candidates()["cs3"].full
+    master.heartbeat("cs3", 5 * MiB, 4 * MiB, [], [], [])        # a chunk's room again
+    assert {sid for sid, _ in master.allocate(node.inode, 1, []).chain} == {"cs1", "cs2", "cs3"}
+    master.close()

@@ -40,3 +40,11 @@ def test_exhausted_names_the_numbers():
     with pytest.raises(ResourceExhausted, match="need 1, 0 online"):
         choose([Candidate("d", OFFLINE)], 2)
     assert choose([Candidate("d", OFFLINE)], 2, minimum=0) == []
+
+
+def test_a_full_server_takes_no_new_copy_and_is_named_when_nothing_else_is_left():
+    cluster = servers() + [Candidate("f", ONLINE, 100, 0, full=True)]
+    assert "f" not in choose(cluster, 5)
+    with pytest.raises(ResourceExhausted, match=r"need 1, 0 online and eligible, 1 full "
+                                                r"\(free space on their disks"):
+        choose(cluster, 1, exclude=["a", "b", "c"])

@@ -7,6 +7,8 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 
@@ -15,7 +17,8 @@ import pytest
 from mooseng.client import Client
 
 from support import rpc
-from support.drivers.local import PID_DIR, LocalDriver, _start_time
+from support.drivers import local_disk
+from support.drivers.local import MOUNT_DIR, PID_DIR, LocalDriver, _start_time
 from support.waiting import within
 from support.world import topology
 
@@ -154,3 +157,28 @@ def test_a_region_topology_runs_its_links_as_processes(driver):
         link[0].resume()
     within(20, lambda: rpc.online_count(cluster.master.address), "the far server back",
            until=lambda online: online == 2)
+
+
+@pytest.mark.skipif(local_disk.unavailable() is not None, reason=str(local_disk.unavailable()))
+def test_a_chunk_servers_small_disk_fills_frees_and_is_unmounted_at_teardown(driver):
+    cluster = driver.start_cluster(topology(1, disk=8 * 1024 * 1024), "small disk")
+    node = cluster.chunkservers[0]
+    assert os.path.ismount(node.data_dir)
+    node.fill_disk()
+    assert shutil.disk_usage(node.data_dir).free == 0
+    node.free_disk()
+    assert shutil.disk_usage(node.data_dir).free > 4 * 1024 * 1024
+    cluster.teardown()
+    assert not os.path.ismount(node.data_dir)
+    assert not list(MOUNT_DIR.glob("mount-*"))
+
+
+@pytest.mark.skipif(local_disk.unavailable() is not None, reason=str(local_disk.unavailable()))
+def test_an_interrupted_runs_disks_are_unmounted(tmp_path):
+    disk, records = tmp_path / "disk", tmp_path / "records"
+    disk.mkdir()
+    local_disk.mount(disk, 1024 * 1024, records)
+    record = next(records.iterdir())
+    record.write_text(json.dumps({"run": 1, "path": str(disk)}))    # a run that is gone
+    local_disk.sweep(records, owner_alive=lambda run: False)
+    assert not os.path.ismount(disk) and not record.exists()

@@ -20,8 +20,8 @@ class ChunkServerConfig:
     advertise_to: dict = setting({}, "REGION=HOST:PORT: where clients and servers of another "
                                      "region reach this server (e.g. a WAN link's end), "
                                      "repeatable", kind="labels")
-    capacity: int = setting(0, "bytes offered for chunks, e.g. 100GiB (0: the disk's free space)",
-                            kind="size")
+    capacity: int = setting(0, "bytes offered for chunks, e.g. 100GiB (0, and never more than: "
+                               "what is stored plus the disk's free space)", kind="size")
     scrub_interval: float = setting(60.0, "seconds for one background verification pass over "
                                           "every copy (0: no scrubbing)")
     log_level: str = setting("info", "debug, info, warning or error")

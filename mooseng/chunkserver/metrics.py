@@ -25,11 +25,13 @@ class ChunkServerMetrics:
                                     "Chunk copies fetched from another chunk server")
         self.replication_failures = counter("mooseng_chunkserver_replication_failures_total",
                                             "Replications that found no source able to send")
+        self.refused_full = counter("mooseng_chunkserver_writes_refused_full_total",
+                                    "Chunk writes refused because the disk was full")
         self.scrubbed = counter("mooseng_chunkserver_scrubbed_chunks_total",
                                 "Copies verified by the background scrubber")
         gauge("mooseng_chunkserver_chunks_stored", "Chunk copies on disk", store.count)
         gauge("mooseng_chunkserver_disk_space_total_bytes",
-              "Capacity offered (configured, or stored bytes plus the disk's free space)",
+              "Capacity offered: stored bytes plus the disk's free space, at most the configured",
               store.capacity_bytes)
         gauge("mooseng_chunkserver_disk_space_used_bytes", "Bytes of chunk and CRC files",
               store.used_bytes)

@@ -1,6 +1,7 @@
 """ChunkServerDaemon: the store, the gRPC service, the master link, the scrubber and /health,
 wired together with start() and stop() so tests can run several in one process."""
 
+import errno
 import json
 import logging
 import os
@@ -175,11 +176,13 @@ class ChunkServerDaemon:
             with tempfile.TemporaryFile(dir=data_dir) as probe:
                 probe.write(b"ok")
         except OSError as error:
-            return Check("storage", "critical", f"data dir {data_dir} is not writable: "
-                                                f"{error.strerror}")
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):   # full: said below
+                return Check("storage", "critical", f"data dir {data_dir} is not writable: "
+                                                    f"{error.strerror}")
         capacity, used = self.store.capacity_bytes(), self.store.used_bytes()
         free = min(capacity - used, shutil.disk_usage(data_dir).free)
         message = f"{used} of {capacity} bytes used, {free} bytes free in {data_dir}"
         if free < self.store.chunk_size:
-            return Check("storage", "degraded", "less than one chunk of space left: " + message)
+            return Check("storage", "degraded", "full, less than one chunk of space left: "
+                                                  + message)
         return Check("storage", "healthy", message)

@@ -15,7 +15,8 @@ import grpc
 
 from mooseng.chunkserver.metrics import ChunkServerMetrics
 from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
-from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, Unavailable,
+from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, ResourceExhausted,
+                                   Unavailable,
                                    abort, servicer_errors)
 from mooseng.common.log import kv
 from mooseng.common.rpc import FRAME, Channels, check_address
@@ -31,11 +32,14 @@ REPLICATE_TIMEOUT = 120.0  # deadline of one ReadChunk used to copy a chunk from
 INLINE_WRITE = 256 * 1024  # a first frame smaller than this is written without a thread
 
 class ChainFailure(Exception):
-    """A chunk server of the write chain (this one or one further down) failed."""
+    """A chunk server of the write chain (this one or one further down) failed; `code`:
+    RESOURCE_EXHAUSTED when its disk was full, else UNAVAILABLE."""
 
-    def __init__(self, server: str, message: str):
+    def __init__(self, server: str, message: str,
+                 code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE):
         super().__init__(message)
         self.server = server
+        self.code = code
 
 
 class _Forwarder:
@@ -127,7 +131,8 @@ def _chain_failure(address: str, error: grpc.RpcError) -> ChainFailure:
     """Blame the server the next hop named, else the next hop itself."""
     blamed = dict(error.trailing_metadata() or ()).get(FAILED_SERVER_KEY)
     if blamed:
-        return ChainFailure(blamed, error.details() or f"chunk server {blamed} failed")
+        return ChainFailure(blamed, error.details() or f"chunk server {blamed} failed",
+                            error.code())
     return ChainFailure(address, f"chunk server {address} failed: "
                                  f"{error.code().name} {error.details() or ''}".strip())
 
@@ -298,7 +303,7 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 chunk=describe(header.chunk_id, header.version), failed_server=failure.server,
                 error=str(failure)))
             context.set_trailing_metadata(((FAILED_SERVER_KEY, failure.server),))
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(failure))
+            context.abort(failure.code, str(failure))
         except InvalidArgument as error:
             log.info("chunk write refused", extra=kv(
                 chunk=describe(header.chunk_id, header.version), error=str(error)))
@@ -330,8 +335,8 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 forwarder.cancel()
             if isinstance(error, DataLoss):
                 self.store.drop_damaged(header.chunk_id, header.base_version, str(error))
-            raise ChainFailure(me, f"chunk server {me} cannot start version {header.version} of "
-                                   f"chunk {header.chunk_id:016x}: {error}") from None
+            raise self._failure(me, f"chunk server {me} cannot start version {header.version} "
+                                    f"of chunk {header.chunk_id:016x}: {error}", error) from None
         local = _LocalWrites(writer)
         stored = False
         try:
@@ -368,8 +373,8 @@ class ChunkService(pb_grpc.ChunkServerServicer):
         except (InvalidArgument, ChainFailure):
             raise
         except (MooseNGError, OSError) as error:
-            raise ChainFailure(me, f"chunk server {me} could not store the chunk: {error}") \
-                from None
+            raise self._failure(me, f"chunk server {me} could not store the chunk: {error}",
+                                error) from None
         finally:
             if not stored:
                 local.stop()
@@ -380,6 +385,12 @@ class ChunkService(pb_grpc.ChunkServerServicer):
         if forwarder:
             written.extend(forwarder.result().written_ids)
         return pb.WriteChunkReply(chunk_length=copy.length, written_ids=written)
+
+    def _failure(self, me: str, message: str, error: Exception) -> ChainFailure:
+        if isinstance(error, ResourceExhausted):
+            self.metrics.refused_full.inc()
+            return ChainFailure(me, message, grpc.StatusCode.RESOURCE_EXHAUSTED)
+        return ChainFailure(me, message)
 
     # ------------------------------------------------------------ reads
 

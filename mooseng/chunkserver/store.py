@@ -265,10 +265,10 @@ class ChunkStore:
             return self._used
 
     def capacity_bytes(self) -> int:
-        """Configured capacity, or what is stored plus the free space of the disk."""
-        if self.capacity:
-            return self.capacity
-        return self.used_bytes() + shutil.disk_usage(self.data_dir).free
+        """What is stored plus the free space of the disk, never more than the configured
+        capacity: a disk that other files filled offers no more than it has."""
+        room = self.used_bytes() + shutil.disk_usage(self.data_dir).free
+        return min(self.capacity, room) if self.capacity else room
 
     # ------------------------------------------------------------ writing
 
@@ -279,8 +279,11 @@ class ChunkStore:
         if self.capacity and self.used_bytes() >= self.capacity:
             raise ResourceExhausted(f"chunk server storage is full: {self.used_bytes()} of "
                                     f"{self.capacity} bytes used")
-        return ChunkWriter(self, chunk_id, version, base_version,
-                           "replicated" if replica else "added")
+        try:
+            return ChunkWriter(self, chunk_id, version, base_version,
+                               "replicated" if replica else "added")
+        except OSError as error:
+            raise _no_space(error, self.data_dir) from error
 
     def _name(self, chunk_id: int, version: int, chk_tmp: str, crc_tmp: str) -> str:
         """Give a built copy its final names (.crc first); returns their directory."""

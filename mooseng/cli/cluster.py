@@ -63,7 +63,8 @@ def chunkservers(client: Client, args) -> Output:
     servers = client.chunkservers()
     if not servers:
         return Output(servers, "no chunk servers registered")
-    rows = [[s["id"], s["address"], s["state"].upper(), labels(s["labels"]),
+    rows = [[s["id"], s["address"], s["state"].upper() + (", FULL" if s["full"] else ""),
+             labels(s["labels"]),
              human_size(s["capacity"]), human_size(s["used"]), s["chunk_count"]]
             for s in servers]
     headers = ["ID", "ADDRESS", "STATE", "LABELS", "CAPACITY", "USED", "CHUNKS"]

@@ -80,7 +80,7 @@ def server_dict(info: pb.ChunkServerInfo) -> dict:
     return {"id": info.id, "address": info.address, "http_address": info.http_address,
             "labels": dict(sorted(info.labels.items())),
             "state": _STATES.get(info.state, "unknown"),
-            "capacity": info.capacity_bytes, "used": info.used_bytes,
+            "capacity": info.capacity_bytes, "used": info.used_bytes, "full": info.full,
             "chunk_count": info.chunk_count, "last_heartbeat": info.last_heartbeat}
 
 

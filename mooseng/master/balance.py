@@ -63,7 +63,8 @@ def plan(chunks: list[Held], servers: Mapping[str, Candidate], tolerance: float 
     moves: list[Move] = []
     while len(moves) < limit and not balanced(used, tolerance):
         order = sorted(used, key=lambda sid: (used[sid], sid))
-        move = _best(order[-1], order[:-1], on, used, labels, moved)
+        targets = [sid for sid in order[:-1] if not servers[sid].full]
+        move = _best(order[-1], targets, on, used, labels, moved)
         if move is None:
             break
         moves.append(move)

@@ -405,7 +405,8 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
 
     def candidates(self) -> dict[str, Candidate]:
         return {s.server_id: Candidate(s.server_id, s.state, s.capacity, s.used,
-                                       len(self.server_chunks.get(s.server_id, ())), s.labels)
+                                       len(self.server_chunks.get(s.server_id, ())), s.labels,
+                                       full=s.capacity - s.used < self.state.chunk_size)
                 for s in self.servers.values()}
 
     # ------------------------------------------------------------------ namespace
@@ -536,7 +537,7 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
                     placement.choose(self.candidates().values(), 1, excluded, minimum=1)
                     raise ResourceExhausted(
                         f"no online chunk server satisfies a copy of {classes.describe(wants)}"
-                        ": those that would are offline, in maintenance or excluded")
+                        ": those that would are offline, in maintenance, full or excluded")
                 chain = [self.servers[sid] for sid in chosen]
                 chunk_id, version = self._next_ids(2)
                 base, length = 0, 0

@@ -1,8 +1,8 @@
 """Choosing chunk servers for a new chunk or a new replica. Pure: the caller passes the view.
 
 A storage class asks for one server per copy whose labels satisfy that copy's constraint.
-Only ONLINE servers qualify (not offline, in maintenance or draining) and no server is chosen
-twice.
+Only ONLINE servers qualify (not offline, in maintenance or draining), none whose disk has no
+room for one more chunk (full), and no server is chosen twice.
 The cluster-wide allocation policy orders the servers that qualify:
 
 - least-used (default): fraction of capacity in 1 % steps, then number of chunks, ties broken
@@ -40,6 +40,7 @@ class Candidate:
     used: int = 0
     chunks: int = 0
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    full: bool = False       # less than one chunk of room left on its disk
 
     def load(self) -> tuple:
         fraction = self.used / self.capacity if self.capacity else 0.0
@@ -54,15 +55,20 @@ def choose(servers: Iterable[Candidate], count: int, exclude: Iterable[str] = ()
     RESOURCE_EXHAUSTED saying how many were needed and how many were available."""
     excluded = set(exclude)
     seen: set[str] = set()
-    eligible = []
+    eligible, full = [], 0
     for server in servers:
         if server.state == ONLINE and server.server_id not in excluded \
                 and server.server_id not in seen:
             seen.add(server.server_id)
-            eligible.append(server)
+            if server.full:
+                full += 1
+            else:
+                eligible.append(server)
     if len(eligible) < minimum:
         raise ResourceExhausted(f"no chunk server available: need {minimum}, "
-                                f"{len(eligible)} online and eligible")
+                                f"{len(eligible)} online and eligible"
+                                + (f", {full} full (free space on their disks, or add "
+                                   f"chunk servers)" if full else ""))
     if rng is None:
         eligible.sort(key=lambda s: (s.load(), s.server_id))
     else:

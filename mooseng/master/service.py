@@ -268,11 +268,13 @@ class MasterService(pb_grpc.MasterServicer):
     @counted
     def ListChunkServers(self, request, context):
         with self.core.lock:
+            full = {sid for sid, c in self.core.candidates().items() if c.full}
             infos = [pb.ChunkServerInfo(
                 id=s.server_id, address=s.address, labels=s.labels, state=_STATE[s.state],
                 capacity_bytes=s.capacity, used_bytes=s.used,
                 chunk_count=len(self.core.server_chunks.get(s.server_id, ())),
-                last_heartbeat=s.last_heartbeat, http_address=s.http_address)
+                last_heartbeat=s.last_heartbeat, http_address=s.http_address,
+                full=s.server_id in full)
                 for s in sorted(self.core.servers.values(), key=lambda s: s.server_id)]
         return pb.ListChunkServersReply(servers=infos)
 

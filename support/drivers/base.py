@@ -140,6 +140,9 @@ class Topology:
     # (the first, or the only one, in the first region, with etcd), every region reaching the
     # others through delaying WAN links.
     regions: list[Region] = dataclasses.field(default_factory=list)
+    # Bytes of every chunk server's own disk (a tmpfs: on docker it is emptied when the node
+    # stops); 0: they share the machine's.
+    disk: int = 0
 
     def __post_init__(self):
         if self.regions:
@@ -248,6 +251,15 @@ class Node(abc.ABC):
     def lose_data(self) -> None:
         """Empty the (stopped) node's data directory, as a lost disk would."""
         raise CapabilityMissing(f"{type(self).__name__} cannot lose its data yet")
+
+    def fill_disk(self) -> None:
+        """Fill the rest of the node's disk (a topology `disk`) with a file that is not a chunk,
+        as another program would."""
+        raise CapabilityMissing(f"{self.name} cannot fill its disk on this backend")
+
+    def free_disk(self) -> None:
+        """Remove what fill_disk wrote."""
+        raise CapabilityMissing(f"{self.name} cannot free its disk on this backend")
 
     def restore_from(self, source: "Node") -> None:
         """Start this (master) node after rebuilding its metadata from `source`'s directory

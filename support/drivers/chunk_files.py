@@ -12,6 +12,7 @@ import os
 import re
 from typing import Callable, Iterable, Sequence, TypeVar
 
+FILLER = "other-files.fill"   # in the data directory: what fills a disk, not a chunk
 CHUNK_FILE = re.compile(r"chunk_([0-9a-f]{16})_([0-9a-f]{8})\.chk$")
 
 Copy = TypeVar("Copy", bound=Sequence)

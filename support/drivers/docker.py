@@ -249,7 +249,7 @@ class DockerCluster(regions.Addressing, Cluster):
 class DockerDriver(ClusterDriver):
     name = "docker"
     capabilities = frozenset({"kill", "pause", "corrupt", "partition", "one_sided_cut", "etcd",
-                              "restore", "cpu_limit", "regions"})
+                              "restore", "cpu_limit", "regions", "small_disk"})
 
     def __init__(self):
         if not engine_available():

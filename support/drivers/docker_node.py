@@ -143,6 +143,8 @@ class DockerNode(LoopbackNode):
             dns_opt=["timeout:1", "attempts:1"],
             networking_config={self.cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=self.ip)})
+        if self.role == "chunkserver" and self.cluster.topology.disk:
+            tc.with_tmpfs_mount(DATA_DIR, f"size={self.cluster.topology.disk}")
         try:
             tc.start()
         finally:
@@ -267,6 +269,12 @@ class DockerNode(LoopbackNode):
         if code != 0:
             raise RuntimeError(f"`{' '.join(command)}` in {self.name} failed ({code}): {text}")
         return text
+
+    def fill_disk(self) -> None:
+        self.run_inside("sh", "-c", f"cat /dev/zero > {DATA_DIR}/{chunk_files.FILLER} 2>/dev/null; true")
+
+    def free_disk(self) -> None:
+        self.run_inside("rm", "-f", f"{DATA_DIR}/{chunk_files.FILLER}")
 
     def resident_bytes(self) -> int:
         return vm_rss(self.run_inside("cat", "/proc/1/status"))     # the daemon is PID 1

@@ -20,7 +20,7 @@ from typing import Callable
 import grpc
 
 import mooseng
-from support.drivers import regions
+from support.drivers import local_disk, regions
 from support.drivers.base import (START_TIMEOUT, CapabilityMissing, CliResult, Cluster,
                                   ClusterDriver, DaemonRun, Node, Setting, Topology,
                                   daemon_settings)
@@ -29,6 +29,7 @@ from support.drivers.local_node import (LocalEtcdMember, LocalNode, LocalWanLink
 from support.waiting import GiveUp, within
 
 PID_DIR = Path(tempfile.gettempdir()) / "mooseng-acceptance-pids"
+MOUNT_DIR = Path(tempfile.gettempdir()) / "mooseng-acceptance-mounts"
 
 
 def _start_together(nodes: list[LocalNode]) -> None:
@@ -64,6 +65,9 @@ class LocalCluster(regions.Addressing, Cluster):
                                               self.etcd)]
 
     def start(self) -> None:
+        if self.topology.disk:
+            for node in self.chunkservers:
+                local_disk.mount(node.data_dir, self.topology.disk, MOUNT_DIR)
         fixed = [*self.etcd, *self.masters, *self.wan]
         if self.wan:                  # the links forward to the servers' ports
             fixed += self.chunkservers
@@ -85,6 +89,8 @@ class LocalCluster(regions.Addressing, Cluster):
         node = LocalNode(self, f"chunkserver-{len(self.chunkservers) + 1}", "chunkserver",
                          labels or {})
         self.chunkservers.append(node)
+        if self.topology.disk:
+            local_disk.mount(node.data_dir, self.topology.disk, MOUNT_DIR)
         if start:
             node.start()
         return node
@@ -156,6 +162,8 @@ class LocalCluster(regions.Addressing, Cluster):
             self._dashboard.wait()
         for node in self.nodes:
             node.kill()
+        for node in self.chunkservers:
+            local_disk.unmount(node.data_dir, MOUNT_DIR)
         if not self.keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.driver.clusters.discard(self)
@@ -164,7 +172,8 @@ class LocalCluster(regions.Addressing, Cluster):
 class LocalDriver(ClusterDriver):
     name = "local"
     capabilities = frozenset({"kill", "pause", "corrupt", "regions"}
-                             | ({"etcd", "restore"} if shutil.which("etcd") else set()))
+                             | ({"etcd", "restore"} if shutil.which("etcd") else set())
+                             | (set() if local_disk.unavailable() else {"small_disk"}))
 
     def __init__(self, root: str | None = None):
         self._root = Path(root) if root else None
@@ -229,7 +238,9 @@ class LocalDriver(ClusterDriver):
             self._root.rmdir()   # kept only while it holds a preserved cluster
 
     def sweep(self) -> None:
-        """Kill what an interrupted earlier run left behind (its pid files say what)."""
+        """Kill what an interrupted earlier run left behind (its pid files say what) and
+        unmount its disks."""
+        local_disk.sweep(MOUNT_DIR, lambda run: _start_time(run) is not None)
         if not PID_DIR.is_dir():
             return
         for entry in PID_DIR.iterdir():

@@ -20,7 +20,7 @@ from pathlib import Path
 from mooseng.bench import hacluster
 
 from support import endpoints
-from support.drivers import chunk_files, regions
+from support.drivers import chunk_files, local_disk, regions
 from support.drivers.base import (START_TIMEOUT, BackendUnavailable, DaemonRun, LoopbackNode,
                                   topology_flags, vm_rss)
 from support.drivers.ports import free_port
@@ -180,6 +180,12 @@ class LocalNode(LoopbackNode):
             raise RuntimeError(f"{self.name} is running: kill it before its disk is lost")
         shutil.rmtree(self.data_dir)
         self.data_dir.mkdir()
+
+    def fill_disk(self) -> None:
+        local_disk.fill(self.data_dir)
+
+    def free_disk(self) -> None:
+        local_disk.free(self.data_dir)
 
     def restore_from(self, source: "LocalNode") -> None:
         self.once = ["--restore-from", str(source.data_dir)]
