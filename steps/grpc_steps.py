@@ -25,7 +25,8 @@ def _short_write(world):
                                                                  chunk_index=0), timeout=5)
     header = pb.WriteChunkHeader(chunk_id=grant.chunk_id, version=grant.version,
                                  base_version=grant.base_version, chain=grant.chain[1:],
-                                 lease_id=grant.lease_id, data_length=10)
+                                 lease_id=grant.lease_id, lease_token=grant.lease_token,
+                                 lease_expires=grant.lease_expires, data_length=10)
     first = world.cluster.address_map()(grant.chain[0])
     return rpc.chunkserver(first).WriteChunk(
         iter([pb.WriteChunkRequest(header=header), pb.WriteChunkRequest(data=b"12345")]),

@@ -128,16 +128,16 @@ class World:
     # ------------------------------------------------------------------ clients
     def client(self, timeout: float = 30.0, name: str = "scenario",
                cache: CacheSettings | None = None, labels: dict[str, str] | None = None,
-               consistency: Consistency | None = None) -> Client:
+               consistency: Consistency | None = None, credential: str = "") -> Client:
         """The scenario's client called `name` (made on first use, with `cache` settings, the
-        `labels` of where it is and its `consistency` level: one with a region reaches the
-        masters as that region does)."""
+        `labels` of where it is, its `consistency` level, and the `credential` it gives: one
+        with a region reaches the masters as that region does)."""
         key = (name, timeout)
         if key not in self._clients:
             region = (labels or {}).get("region", "")
             client = Client(self.cluster.master_address_in(region), timeout=timeout,
                             address_map=self.cluster.address_map_in(region), cache=cache,
-                            labels=labels, consistency=consistency)
+                            labels=labels, consistency=consistency, credential=credential)
             self._clients[key] = client
             self._add_cleanup(client.close)
         return self._clients[key]

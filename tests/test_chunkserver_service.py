@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -17,10 +18,14 @@ from conftest import wait_for
 from mooseng.chunkserver.config import ChunkServerConfig
 from mooseng.chunkserver.server import ChunkServerDaemon
 from mooseng.chunkserver.service import FAILED_SERVER_KEY
+from mooseng.common import leases
 from mooseng.common.errors import Unavailable
 from mooseng.common.rpc import FRAME, OPTIONS, Channels
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
+
+
+KEY = leases.new_key()      # what the master these servers never meet would give them
 
 
 def free_port() -> int:
@@ -40,6 +45,7 @@ def start_chunkserver(data_dir, master: str, **settings) -> ChunkServerDaemon:
                                **settings)
     daemon = ChunkServerDaemon(config)
     daemon.start()
+    daemon.lease_keys.learn("the test's master", KEY)
     return daemon
 
 
@@ -61,11 +67,21 @@ def pair(tmp_path):
         server.stop()
 
 
+def leased(header: pb.WriteChunkHeader, key: bytes | None = None) -> pb.WriteChunkHeader:
+    """The header with a lease its servers accept (signed with KEY, or `key`)."""
+    header.lease_expires = time.time() + 60
+    header.lease_token = leases.sign(key or KEY, header.chunk_id, header.version,
+                                     header.lease_expires)
+    return header
+
+
 def write_chunk(stub, data: bytes, chunk_id: int, version: int, chain=(), base=0, offset=0,
-                timeout=30.0, inline=False):
-    """A WriteChunk stream, or with `inline` the one-message WriteChunkInline."""
-    header = pb.WriteChunkHeader(chunk_id=chunk_id, version=version, base_version=base,
-                                 offset=offset, chain=list(chain), data_length=len(data))
+                timeout=30.0, inline=False, key=None):
+    """A WriteChunk stream, or with `inline` the one-message WriteChunkInline, under a lease
+    signed with the test's master key (or `key`)."""
+    header = leased(pb.WriteChunkHeader(chunk_id=chunk_id, version=version, base_version=base,
+                                        offset=offset, chain=list(chain),
+                                        data_length=len(data)), key)
     if inline:
         return stub.WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=data),
                                      timeout=timeout)
@@ -131,8 +147,9 @@ def test_new_version_from_base_through_the_chain(pair, inline):
 def test_truncate_through_the_chain(pair, inline):
     (cs1, cs2), stub = pair
     write_chunk(stub(cs1), pattern(300000), 4, 1, chain=[cs2.address])
-    header = pb.WriteChunkHeader(chunk_id=4, version=2, base_version=1, chain=[cs2.address],
-                                 truncate=True, truncate_length=1000)
+    header = leased(pb.WriteChunkHeader(chunk_id=4, version=2, base_version=1,
+                                        chain=[cs2.address], truncate=True,
+                                        truncate_length=1000))
     if inline:
         reply = stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header), timeout=10)
     else:
@@ -192,6 +209,36 @@ def test_a_full_chunk_server_down_the_chain_is_named_as_full(pair, inline):
     assert dict(caught.value.trailing_metadata())[FAILED_SERVER_KEY] == cs2.address
     assert "storage is full" in caught.value.details()
     assert "mooseng_chunkserver_writes_refused_full_total 1.0" in http_get(cs2, "/metrics")[1]
+
+
+@pytest.mark.parametrize("key, expires, why", [
+    (None, None, "without a lease token"),
+    (leases.new_key(), 60, "not signed by a master of this chunk server"),
+    (KEY, -5, "its lease ended 5 s ago"),
+])
+def test_a_write_without_a_lease_of_one_of_its_masters_stores_nothing(pair, key, expires, why):
+    (cs1, _), stub = pair
+    header = pb.WriteChunkHeader(chunk_id=15, version=1, data_length=3)
+    if expires is not None:
+        header.lease_expires = round(time.time() + expires)
+        header.lease_token = leases.sign(key, 15, 1, header.lease_expires)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=b"abc"),
+                                   timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert why in caught.value.details()
+    assert not cs1.store.has(15, 1)
+
+
+def test_a_lease_is_for_its_chunk_and_version_only(pair):
+    (cs1, _), stub = pair
+    expires = time.time() + 60
+    header = pb.WriteChunkHeader(chunk_id=16, version=2, data_length=1, lease_expires=expires,
+                                 lease_token=leases.sign(KEY, 16, 1, expires))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=b"x"),
+                                   timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_write_must_start_with_a_header(pair):
@@ -307,8 +354,8 @@ def test_a_stream_not_carrying_the_announced_bytes_is_refused(pair):
     exactly the announced bytes: a complete copy of a version the master never commits)."""
     (cs1, cs2), stub = pair
     for chunk_id, announced in ((71, 2 * FRAME), (72, FRAME)):
-        header = pb.WriteChunkHeader(chunk_id=chunk_id, version=1, chain=[cs2.address],
-                                     data_length=announced)
+        header = leased(pb.WriteChunkHeader(chunk_id=chunk_id, version=1, chain=[cs2.address],
+                                            data_length=announced))
         frames = [pb.WriteChunkRequest(header=header),
                   pb.WriteChunkRequest(data=pattern(FRAME)), pb.WriteChunkRequest(data=b"x" * 10)]
         with pytest.raises(grpc.RpcError) as error:
@@ -325,8 +372,8 @@ def test_a_stream_not_carrying_the_announced_bytes_is_refused(pair):
 def test_an_inline_write_not_carrying_the_announced_bytes_is_refused(pair):
     (cs1, cs2), stub = pair
     for chunk_id, announced, data in ((73, 100, b"x" * 10), (74, 10, b"x" * 100)):
-        header = pb.WriteChunkHeader(chunk_id=chunk_id, version=1, chain=[cs2.address],
-                                     data_length=announced)
+        header = leased(pb.WriteChunkHeader(chunk_id=chunk_id, version=1, chain=[cs2.address],
+                                            data_length=announced))
         with pytest.raises(grpc.RpcError) as error:
             stub(cs1).WriteChunkInline(pb.WriteChunkInlineRequest(header=header, data=data),
                                        timeout=30)
@@ -344,8 +391,8 @@ def test_cancelled_write_leaves_no_temp_files(pair):
     release = threading.Event()
 
     def frames():
-        header = pb.WriteChunkHeader(chunk_id=70, version=1, chain=[cs2.address],
-                                     data_length=2 * FRAME)
+        header = leased(pb.WriteChunkHeader(chunk_id=70, version=1, chain=[cs2.address],
+                                            data_length=2 * FRAME))
         yield pb.WriteChunkRequest(header=header)
         yield pb.WriteChunkRequest(data=pattern(FRAME))
         release.wait(30)

@@ -10,6 +10,8 @@ WatchInvalidations stream."""
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 from google.protobuf import message_factory
@@ -17,6 +19,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import given, strategies as st
 
 from conftest import _ports
+from mooseng.common import leases
 from mooseng.proto import mooseng_pb2 as pb
 
 CALL_TIMEOUT = 10.0
@@ -160,9 +163,13 @@ def test_an_empty_path_is_an_invalid_argument(channels, name, request_):
 
 
 @pytest.mark.parametrize("chain", ["\x1f", "127.0.0.1", "127.0.0.1:99999"])
-def test_a_write_chain_with_a_bad_address_is_refused_as_the_callers_mistake(channels, chain):
+def test_a_write_chain_with_a_bad_address_is_refused_as_the_callers_mistake(cluster, channels,
+                                                                          chain):
     """A control character in a chain address went into the trailing metadata that names the
     failed server, which gRPC refused: INTERNAL instead of an answer."""
-    header = pb.WriteChunkHeader(chunk_id=1, version=1, chain=[chain])
+    expires = time.time() + 60
+    header = pb.WriteChunkHeader(chunk_id=1, version=1, chain=[chain], lease_expires=expires,
+                                 lease_token=leases.sign(cluster.master.core.lease_key, 1, 1,
+                                                         expires))
     assert _status(channels["chunkserver"], "ChunkServer", "WriteChunkInline",
                    pb.WriteChunkInlineRequest(header=header)) == grpc.StatusCode.INVALID_ARGUMENT

@@ -16,6 +16,7 @@ from mooseng.chunkserver.metrics import ChunkServerMetrics
 from mooseng.chunkserver.service import pull
 from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import MooseNGError, NotFound
+from mooseng.common.leases import LeaseKeys
 from mooseng.common.log import kv
 from mooseng.common.rpc import OPTIONS, Channels
 from mooseng.proto import mooseng_pb2 as pb
@@ -141,10 +142,12 @@ class MasterLink:
     """Keeps this chunk server registered with its master and reports to it."""
 
     def __init__(self, master: str, store: ChunkStore, reporter: Reporter,
-                 runner: CommandRunner, identity, active=lambda: 0):
+                 runner: CommandRunner, identity, lease_keys: LeaseKeys, active=lambda: 0):
         """`identity()` returns (address, http_address, labels, region -> address) as others
-        should see them; `active()` the number of reads and writes in progress."""
+        should see them; `lease_keys` learns the master's key; `active()` the number of reads
+        and writes in progress."""
         self.master = master
+        self.lease_keys = lease_keys
         self.store = store
         self.reporter = reporter
         self.runner = runner
@@ -203,6 +206,7 @@ class MasterLink:
         reply = self._stub.Register(request, timeout=CALL_TIMEOUT)
         self.interval = reply.heartbeat_interval or 1.0
         self.store.chunk_size = reply.chunk_size or CHUNK_SIZE
+        self.lease_keys.learn(self.master, reply.lease_key)
         self.registered = True
         self.last_error = ""
         log.info("registered with the master", extra=kv(

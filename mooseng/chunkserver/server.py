@@ -16,6 +16,7 @@ from mooseng.chunkserver.metrics import ChunkServerMetrics
 from mooseng.chunkserver.scrubber import Scrubber
 from mooseng.chunkserver.service import ChunkService
 from mooseng.chunkserver.store import ChunkStore
+from mooseng.common.leases import LeaseKeys
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.rpc import Channels, make_server, parse_masters, set_serving
@@ -62,13 +63,14 @@ class ChunkServerDaemon:
         self.masters = parse_masters(config.master)
         self.peers = Channels()
         self.runner = CommandRunner(self.store, self.peers, self.metrics)
+        self.lease_keys = LeaseKeys()
         # one link per master (with several masters each keeps its own view of the copies)
         self.links = [MasterLink(master, self.store, Reporter(), self.runner, self._identity,
-                                 lambda: self.service.active_operations)
+                                 self.lease_keys, lambda: self.service.active_operations)
                       for master in self.masters]
         self.scrubber = Scrubber(self.store, self.metrics, config.scrub_interval)
         self.service = ChunkService(self.store, self.metrics, self.peers,
-                                    lambda: self.address, self.status)
+                                    lambda: self.address, self.status, self.lease_keys)
         self.address = ""
         self.http_address = ""
         self.port = 0

@@ -15,9 +15,9 @@ import grpc
 
 from mooseng.chunkserver.metrics import ChunkServerMetrics
 from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
-from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, ResourceExhausted,
-                                   Unavailable,
-                                   abort, servicer_errors)
+from mooseng.common.errors import (DataLoss, InvalidArgument, MooseNGError, PermissionDenied,
+                                   ResourceExhausted, Unavailable, abort, servicer_errors)
+from mooseng.common.leases import LeaseKeys
 from mooseng.common.log import kv
 from mooseng.common.rpc import FRAME, Channels, check_address
 from mooseng.proto import mooseng_pb2 as pb
@@ -263,8 +263,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
     """The RPC handlers; the store does the disk work, this class the streaming and chaining."""
 
     def __init__(self, store: ChunkStore, metrics: ChunkServerMetrics, peers: Channels,
-                 address: Callable[[], str], status: Callable[[], pb.ChunkServerStatus]):
+                 address: Callable[[], str], status: Callable[[], pb.ChunkServerStatus],
+                 lease_keys: LeaseKeys):
         self.store = store
+        self.lease_keys = lease_keys
         self.metrics = metrics
         self.peers = peers
         self._address = address
@@ -297,6 +299,8 @@ class ChunkService(pb_grpc.ChunkServerServicer):
         """_write with its failures turned into the status codes the client acts on."""
         self._track(1)
         try:
+            self.lease_keys.check(header.chunk_id, header.version, header.lease_token,
+                                  header.lease_expires, self._address())
             reply = self._write(header, frames, context, forwarder_type)
         except ChainFailure as failure:
             log.warning("chunk write failed", extra=kv(
@@ -304,10 +308,10 @@ class ChunkService(pb_grpc.ChunkServerServicer):
                 error=str(failure)))
             context.set_trailing_metadata(((FAILED_SERVER_KEY, failure.server),))
             context.abort(failure.code, str(failure))
-        except InvalidArgument as error:
+        except (InvalidArgument, PermissionDenied) as error:
             log.info("chunk write refused", extra=kv(
                 chunk=describe(header.chunk_id, header.version), error=str(error)))
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            context.abort(error.code, str(error))
         finally:
             self._track(-1)
         return reply

@@ -16,7 +16,7 @@ from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
 from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
 
-from . import bench, bench_history, cache, classes, cluster, dashboard, fs, servers
+from . import bench, bench_history, cache, classes, cluster, dashboard, exports, fs, servers
 from .argtypes import cache_ttl, count, duration, label, percent, port, positive
 from .errors import describe
 
@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--consistency", choices=LEVELS, default=argparse.SUPPRESS,
                         help="which master answers lookups: with --label region=R, levels "
                              "other than strong (the default) read from region R's master")
+    common.add_argument("--credential", default=argparse.SUPPRESS, metavar="SECRET",
+                        help="the secret the masters' exports want from this client's network "
+                             "(default: $MOOSENG_CREDENTIAL)")
     common.add_argument("--staleness-bound", type=float, default=argparse.SUPPRESS,
                         metavar="S", help="how far behind the leader a master answering a "
                         f"bounded read may be (default {DEFAULT_BOUND:g})")
@@ -127,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(no_master=True)
     p.add_argument("source", metavar="SOURCE", help="the metalogger's data directory")
     p.add_argument("data_dir", metavar="DATA_DIR", help="an empty or new directory")
+
+    exports_parser = admin_commands.add_parser(
+        "exports", help="write and check a master's exports file (--exports)",
+        description="write and check a master's exports file (--exports)")
+    exports_commands = exports_parser.add_subparsers(dest="exports_command",
+                                                     metavar="EXPORTS_COMMAND", required=True)
+    p = command(exports_commands, "secret", exports.secret,
+                "read a secret from standard input and print the secret= option that stands "
+                "for it in an exports file (a scrypt hash: the secret is stored nowhere)")
+    p.set_defaults(no_master=True)
+    p = command(exports_commands, "check", exports.check,
+                "check an exports file and list its rules (what the master would load)")
+    p.set_defaults(no_master=True)
+    p.add_argument("file", metavar="FILE", help="the exports file")
 
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")
@@ -303,7 +320,8 @@ def main(argv=None) -> int:
         master, timeout=getattr(args, "timeout", 30.0),
         metrics_port=getattr(args, "metrics_port", None),
         cache=_cache_settings(args) if long_running else CacheSettings.off(),
-        labels=dict(getattr(args, "label", [])), consistency=consistency)
+        labels=dict(getattr(args, "label", [])), consistency=consistency,
+        credential=getattr(args, "credential", os.environ.get("MOOSENG_CREDENTIAL", "")))
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,

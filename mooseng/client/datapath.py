@@ -139,6 +139,7 @@ class DataPath:
         header = pb.WriteChunkHeader(
             chunk_id=alloc.chunk_id, version=alloc.version, base_version=alloc.base_version,
             offset=offset, chain=list(alloc.chain[1:]), lease_id=alloc.lease_id,
+            lease_token=alloc.lease_token, lease_expires=alloc.lease_expires,
             truncate=truncate_length is not None, truncate_length=truncate_length or 0,
             data_length=0 if truncate_length is not None else memoryview(data).nbytes)
         if header.data_length <= FRAME:

@@ -14,7 +14,7 @@ import grpc
 from mooseng.common.consistency import VERSION_KEY
 from mooseng.common.errors import (DeadlineExceeded, MooseNGError, NotLeader, Unavailable,
                                    from_rpc_error)
-from mooseng.common.rpc import Channels, parse_masters
+from mooseng.common.rpc import CREDENTIAL_KEY, Channels, parse_masters
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
 _CONNECT_FAILURES = ("failed to connect", "connection refused", "dns resolution failed",
@@ -41,8 +41,10 @@ class MasterSession:
     raises."""
 
     def __init__(self, masters: str, channels: Channels, timeout: float,
-                 address_map=lambda address: address):
-        """`address_map`: where this process dials a leader's advertised address."""
+                 address_map=lambda address: address, credential: str = ""):
+        """`address_map`: where this process dials a leader's advertised address;
+        `credential`: the secret the masters' export rules for this client's network want."""
+        self.credentials = ((CREDENTIAL_KEY, credential),) if credential else ()
         self.masters = parse_masters(masters)
         self._map = address_map
         self.timeout = timeout
@@ -127,7 +129,7 @@ class MasterSession:
     def _call_one(self, address: str, method: str, request, timeout: float, metadata=()):
         try:
             reply, call = getattr(self._stubs[address], method).with_call(
-                request, timeout=timeout, metadata=metadata)
+                request, timeout=timeout, metadata=(*metadata, *self.credentials))
         except grpc.RpcError as error:
             raise self._translate(address, error, timeout) from None
         for key, value in call.trailing_metadata() or ():

@@ -72,7 +72,8 @@ class InvalidationWatcher:
                     regional = self._reads.regional_master()
                     self._reconnect_to(regional or self._session.address)
                     self._call = call = self._stub.WatchInvalidations(
-                        pb.WatchRequest(), metadata=self._reads.metadata() if regional else ())
+                        pb.WatchRequest(), metadata=(*(self._reads.metadata() if regional else ()),
+                                                     *self._session.credentials))
                 for batch in call:
                     for event in batch.events:
                         if event.kind == Kind.SUBSCRIBED:

@@ -1,4 +1,5 @@
-"""Run a daemon until SIGTERM/SIGINT, with a clean stop and one clear line for a bad setting."""
+"""Run a daemon until SIGTERM/SIGINT, with a clean stop and one clear line for a bad setting;
+SIGHUP calls its `reload()` if it has one."""
 
 import signal
 import sys
@@ -20,16 +21,19 @@ def run(prog: str, build) -> int:
     except ConfigError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
+    stopping, reloading = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, lambda *_: reloading.set())
     try:
         daemon.start()
     except OSError as error:
         print(f"{prog}: error: cannot start: {error}", file=sys.stderr)
         daemon.stop()
         return 1
-    while not stopping.wait(1.0):
-        pass
+    while not stopping.wait(0.2):
+        if reloading.is_set():
+            reloading.clear()
+            getattr(daemon, "reload", lambda: None)()
     daemon.stop()
     return 0

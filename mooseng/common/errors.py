@@ -43,6 +43,18 @@ class DeadlineExceeded(MooseNGError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class PermissionDenied(MooseNGError):
+    """No export rule lets this client do this (its network, the path, read-only, admin)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(MooseNGError):
+    """The export rules of this client's network want a credential it did not give."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
 _BY_CODE = {cls.code: cls for cls in MooseNGError.__subclasses__()}
 
 LEADER_KEY = "mooseng-leader"     # trailing metadata of a master that does not lead

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from mooseng.common.errors import InvalidArgument, Unavailable
 
+CREDENTIAL_KEY = "mooseng-credential"   # metadata a client's export secret travels in
 FRAME = 1024 * 1024                  # data frames in ReadChunk / WriteChunk streams
 MAX_MESSAGE = 8 * FRAME
 OPTIONS = [

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 
-from mooseng.common import classes
+from mooseng.common import classes, leases
 from mooseng.common.errors import (InvalidArgument, MooseNGError, NotFound, NotLeader,
                                    ResourceExhausted, Unavailable)
 from mooseng.common.log import kv
@@ -70,6 +70,8 @@ class Allocation:
     chain: tuple[tuple[str, str], ...]        # (server_id, address)
     lease_id: int
     chunk_length: int
+    lease_token: bytes = b""                  # what the chain's servers store data under
+    lease_expires: float = 0.0                # seconds since the epoch
 
 
 @dataclasses.dataclass
@@ -127,6 +129,7 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
         self.settings = settings
         self.invalidations = invalidations or Hub()
         self.clock, self.wall = clock, wall
+        self.lease_key = leases.new_key()      # given to chunk servers when they register
         self.lock = threading.RLock()
         self.state: Namespace | None = None
         self.changelog = None     # the local Changelog, or the leader's EtcdJournal
@@ -543,9 +546,11 @@ class MasterCore(StorageAdmin, ServerAdmin, Repair):
                 base, length = 0, 0
             lease_id = version           # unique across restarts, like every counter value
             self.leases[lease_id] = Lease(chunk_id, version, self.clock() + LEASE_SECONDS)
+            expires = round(self.wall() + LEASE_SECONDS, 3)
             reply = Allocation(chunk_id, version, base,
                                tuple((s.server_id, s.reached_from(region)) for s in chain),
-                               lease_id, length)
+                               lease_id, length,
+                               leases.sign(self.lease_key, chunk_id, version, expires), expires)
             seen = self.state.version
         self._wait(seen)
         return reply

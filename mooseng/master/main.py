@@ -38,6 +38,9 @@ class MasterConfig:
     region: str = setting("", "the region this master is in (chunk servers' region label): "
                               "clients of that region read from it at a consistency level "
                               "that allows a follower")
+    exports: str = setting("", "exports file: which client networks may use which subtree, "
+                               "read-only or read-write, with which secret and admin rights; "
+                               "reloaded on SIGHUP (empty: loopback clients only)")
     lease_ttl: int = setting(1, "seconds of the leader's etcd lease: a dead leader is replaced "
                                 "after at most this long")
 
@@ -60,6 +63,12 @@ def validate(config: MasterConfig) -> MasterConfig:
     if config.lease_ttl < 1:
         raise ConfigError("bad value for 'lease_ttl': etcd leases are whole seconds, at least 1")
     cfg.check_log_level(config.log_level)
+    if config.exports:
+        from mooseng.master.exports import Exports, ExportsError
+        try:
+            Exports.load(config.exports)
+        except ExportsError as error:
+            raise ConfigError(f"bad exports file: {error}") from None
     return config
 
 

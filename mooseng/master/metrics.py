@@ -57,6 +57,10 @@ class MasterMetrics:
         self.invalidations_sent = prom.Counter(
             "mooseng_master_invalidations_sent", "Cache invalidation events sent to clients",
             registry=registry)
+        self.exports_reloads = prom.Counter(
+            "mooseng_master_exports_reloads", "Exports files read again on SIGHUP, by outcome "
+            "(loaded; refused: malformed, the rules in force stay)", ["outcome"],
+            registry=registry)
         self.cache_watchers = prom.Gauge("mooseng_master_cache_watchers",
                                          "Clients watching for cache invalidations",
                                          registry=registry)

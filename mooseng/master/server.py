@@ -19,6 +19,7 @@ from mooseng.common.errors import InvalidArgument
 from mooseng.master.changelog import CorruptMetadata, restore
 from mooseng.master.core import MasterCore, Settings
 from mooseng.master.etcd import Etcd, parse_endpoints
+from mooseng.master.exports import Exports, ExportsError
 from mooseng.master.ha import Leadership, Peer
 from mooseng.master.invalidation import WATCHERS, Hub
 from mooseng.master.metrics import MasterMetrics
@@ -45,6 +46,7 @@ class MasterServer:
             offline_timeout=config.offline_timeout, replication_limit=config.replication_limit,
             snapshot_every=config.snapshot_every, move_rate=config.move_rate * 1e6),
             invalidations=self.invalidations)
+        self.metrics.changelog_version.set_function(lambda: self.core.state.version)
         self.http = ObservabilityServer("master", "master", self.registry, self.checks,
                                         self.ready)
         self.grpc_server = None
@@ -72,6 +74,7 @@ class MasterServer:
         gc.freeze()     # the recovered metadata lives forever: keep it out of GC passes
         server, health_servicer = rpc.make_server(32 + WATCHERS)   # a thread per watcher
         self.service = MasterService(self.core, self.metrics, self.checks)
+        self.service.exports = self._exports()
         pb_grpc.add_MasterServicer_to_server(self.service, server)
         pb_grpc.add_ChunkServerRegistryServicer_to_server(
             RegistryService(self.core, self._wake.set), server)
@@ -96,6 +99,22 @@ class MasterServer:
                                      data_dir=config.data_dir,
                                      metadata_version=self.core.state.version,
                                      replayed=replayed, chunk_size=self.core.chunk_size))
+
+    def _exports(self) -> Exports:
+        return Exports.load(self.config.exports) if self.config.exports else Exports.default()
+
+    def reload(self) -> None:
+        """SIGHUP: read the exports file again; a bad one leaves the rules in force as they
+        were."""
+        try:
+            exports = self._exports()
+        except ExportsError as error:
+            log.error("exports not reloaded, the rules in force stay: %s", error)
+            self.metrics.exports_reloads.labels("refused").inc()
+            return
+        self.service.exports = exports
+        self.metrics.exports_reloads.labels("loaded").inc()
+        log.info("exports reloaded", extra=kv(source=exports.source, rules=len(exports.rules)))
 
     def _restore(self) -> None:
         try:
@@ -174,7 +193,6 @@ class MasterServer:
             issued = core.replications_issued
             moved = core.moves
             metrics.replications_pending.set(len(core.replicating))
-            metrics.changelog_version.set(core.state.version)
             metrics.files.set(core.state.files)
             metrics.directories.set(core.state.directories)
         for state, count in states.items():

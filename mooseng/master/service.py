@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import posixpath
 import time
 from typing import Callable
 
@@ -18,7 +19,9 @@ from mooseng.common.errors import (InvalidArgument, MooseNGError, ResourceExhaus
                                    Unavailable, abort, servicer_errors)
 from mooseng.common import classes
 from mooseng.common.consistency import VERSION_KEY, Consistency, from_metadata
+from mooseng.common.rpc import CREDENTIAL_KEY
 from mooseng.master import goals, placement
+from mooseng.master.exports import NEEDS, Exports
 from mooseng.common.classes import StorageClass
 from mooseng.master.changelog import state_json
 from mooseng.master.core import Allocation, AttrView, MasterCore
@@ -50,6 +53,7 @@ def counted(method):
         start = time.perf_counter()
         status = "ok"
         try:
+            self.allow(operation, request, context)
             if operation in FOLLOWER_READS:
                 self.admit(context)
             elif gated:
@@ -76,7 +80,9 @@ def _grant(grant: Allocation) -> pb.AllocateChunkReply:
                                  base_version=grant.base_version,
                                  chain=[a for _, a in grant.chain],
                                  chain_ids=[s for s, _ in grant.chain],
-                                 lease_id=grant.lease_id, chunk_length=grant.chunk_length)
+                                 lease_id=grant.lease_id, chunk_length=grant.chunk_length,
+                                 lease_token=grant.lease_token,
+                                 lease_expires=grant.lease_expires)
 
 
 class MasterService(pb_grpc.MasterServicer):
@@ -87,6 +93,22 @@ class MasterService(pb_grpc.MasterServicer):
         self.checks = checks
         self.leadership = leadership     # with several masters: ha.Leadership
         self.http_address = ""           # of /health and /metrics, once they listen
+        self.exports = Exports.default()
+
+    def allow(self, operation: str, request, context) -> None:
+        """Refuse (PERMISSION_DENIED, UNAUTHENTICATED) what the exports do not let this
+        client do, before anything is done."""
+        paths = []
+        for field in NEEDS.get(operation, ("", ()))[1]:
+            value = getattr(request, field)
+            if field == "inode":
+                with self.core.lock:
+                    if value not in self.core.state.inodes:
+                        continue            # answered NOT_FOUND by the call itself
+                    value = self.core.state.path_of(value)
+            paths.append(posixpath.normpath("/" + value.lstrip("/")))
+        credential = dict(context.invocation_metadata() or ()).get(CREDENTIAL_KEY, "")
+        self.exports.admit(context.peer(), credential, operation, paths)
 
     def gate(self) -> None:
         if self.leadership:
@@ -118,6 +140,7 @@ class MasterService(pb_grpc.MasterServicer):
 
     def GetSnapshot(self, request, context):  # noqa: N802 (gRPC API)
         try:
+            self.allow("GetSnapshot", request, context)
             self.gate()
             version, text = self.core.snapshot_text()
         except MooseNGError as error:
@@ -129,6 +152,7 @@ class MasterService(pb_grpc.MasterServicer):
 
     def WatchInvalidations(self, request, context):  # noqa: N802 (gRPC API)
         try:
+            self.allow("WatchInvalidations", request, context)
             consistency = self.admit(context)
             yield from self.core.invalidations.stream(
                 lambda: context.is_active() and self._may_go_on(consistency))
@@ -389,7 +413,8 @@ class RegistryService(pb_grpc.ChunkServerRegistryServicer):
                            _refs(request.chunks), dict(request.region_addresses))
         self.on_change()
         return pb.RegisterReply(chunk_size=self.core.chunk_size,
-                                heartbeat_interval=self.core.settings.heartbeat_interval)
+                                heartbeat_interval=self.core.settings.heartbeat_interval,
+                                lease_key=self.core.lease_key)
 
     @servicer_errors
     def Heartbeat(self, request, context):

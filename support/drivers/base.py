@@ -252,6 +252,11 @@ class Node(abc.ABC):
         """Empty the (stopped) node's data directory, as a lost disk would."""
         raise CapabilityMissing(f"{type(self).__name__} cannot lose its data yet")
 
+    def set_exports(self, text: str) -> None:
+        """Give this master the exports file `text` and have it read it again (SIGHUP), as an
+        operator would."""
+        raise CapabilityMissing(f"{self.name} cannot be given exports on this backend")
+
     def fill_disk(self) -> None:
         """Fill the rest of the node's disk (a topology `disk`) with a file that is not a chunk,
         as another program would."""
@@ -341,6 +346,12 @@ class Cluster(abc.ABC):
     def master_addresses(self) -> str:
         """Every master, as clients, the CLI and chunk servers are given them."""
         return ",".join(m.address for m in self.masters)
+
+    @property
+    def client_network(self) -> str:
+        """Where this suite's clients (and its admin CLI) come from, as the masters see them
+        (a CIDR)."""
+        return "127.0.0.1/32"
 
     def master_address_in(self, region: str) -> str:
         """Where a client in `region` reaches the masters (past its WAN link, outside the

@@ -162,6 +162,12 @@ class DockerCluster(regions.Addressing, Cluster):
     def inside(self, node: DockerNode) -> str:
         return node.internal_address
 
+    @property
+    def client_network(self) -> str:
+        """The suite's clients reach published ports through the network's gateway; the
+        admin CLI runs in a container of the network."""
+        return str(self.subnet)
+
     def address_map(self) -> Callable[[str], str]:
         return lambda address: translate(address, self.address_table())
 

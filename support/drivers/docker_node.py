@@ -18,6 +18,7 @@ import docker
 import docker.errors
 from docker.types import EndpointConfig
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.transferable import build_transfer_tar
 
 from mooseng.bench import hacluster
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "http": 9425},
          "metalogger": {"http": 9426}, "etcd": {"grpc": 2379}}
 ETCD_PEER_PORT = 2380
+EXPORTS = "/etc/mooseng-exports.cfg"
 CPU_PERIOD = 100_000            # microseconds: the CFS period of limit_cpu's quota
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
 
@@ -97,7 +99,7 @@ class DockerNode(LoopbackNode):
         common += topology_flags(self.role, cluster.topology.master, self.labels)
         if self.role == "master":
             return ["mooseng-master", *common, "--advertise", self.internal_address,
-                    *(etcd if cluster.etcd else [])]
+                    "--exports", EXPORTS, *(etcd if cluster.etcd else [])]
         advertise = [a for region, address in cluster.advertised_to(self).items()
                      for a in ("--advertise-to", f"{region}={address}")]
         return ["mooseng-chunkserver", *common, *advertise,
@@ -143,6 +145,9 @@ class DockerNode(LoopbackNode):
             dns_opt=["timeout:1", "attempts:1"],
             networking_config={self.cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=self.ip)})
+        if self.role == "master":          # the suite's clients and every node are in the subnet
+            tc.with_copy_into_container(
+                f"{self.cluster.subnet} / rw,admin\n127.0.0.0/8 / rw,admin\n".encode(), EXPORTS)
         if self.role == "chunkserver" and self.cluster.topology.disk:
             tc.with_tmpfs_mount(DATA_DIR, f"size={self.cluster.topology.disk}")
         try:
@@ -269,6 +274,10 @@ class DockerNode(LoopbackNode):
         if code != 0:
             raise RuntimeError(f"`{' '.join(command)}` in {self.name} failed ({code}): {text}")
         return text
+
+    def set_exports(self, text: str) -> None:
+        self.container.put_archive("/", build_transfer_tar(text.encode(), EXPORTS))
+        self.container.kill(signal="SIGHUP")
 
     def fill_disk(self) -> None:
         self.run_inside("sh", "-c", f"cat /dev/zero > {DATA_DIR}/{chunk_files.FILLER} 2>/dev/null; true")

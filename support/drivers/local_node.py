@@ -27,6 +27,10 @@ from support.drivers.ports import free_port
 from support.waiting import GiveUp, within
 
 
+EXPORTS = "exports.cfg"
+DEFAULT_EXPORTS = "127.0.0.0/8 / rw,admin\n"     # every client of the suite is on loopback
+
+
 def _executable(name: str) -> str:
     """The console script next to the running Python (the venv's), else on PATH."""
     beside = Path(sys.executable).parent / name
@@ -106,7 +110,10 @@ class LocalNode(LoopbackNode):
         if self.role == "master":
             if self.cluster.etcd:
                 common += etcd
-            return [_executable("mooseng-master"), *common, *self.once]
+            exports = self.home / EXPORTS
+            if not exports.exists():
+                exports.write_text(DEFAULT_EXPORTS)
+            return [_executable("mooseng-master"), *common, "--exports", str(exports), *self.once]
         advertise = [a for region, address in self.cluster.advertised_to(self).items()
                      for a in ("--advertise-to", f"{region}={address}")]
         return [_executable("mooseng-chunkserver"), *common, *advertise,
@@ -180,6 +187,11 @@ class LocalNode(LoopbackNode):
             raise RuntimeError(f"{self.name} is running: kill it before its disk is lost")
         shutil.rmtree(self.data_dir)
         self.data_dir.mkdir()
+
+    def set_exports(self, text: str) -> None:
+        (self.home / EXPORTS).write_text(text)
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGHUP)
 
     def fill_disk(self) -> None:
         local_disk.fill(self.data_dir)
