@@ -7,7 +7,7 @@ Feature: A performance regression is detected against an established baseline
 
   Background:
     Given a cluster with a master and 3 chunk servers that the master marks offline only after 10 seconds
-    And a benchmark baseline of the "small_files" and "seq_write" workloads with 5 repetitions
+    And a benchmark baseline of the "small_files" and "seq_write" workloads with 7 repetitions
 
   @id.regression.slowdown_found @critical @needs.cpu_limit
   Scenario: Chunk servers slowed down make the check name the workloads that regressed
