@@ -19,7 +19,7 @@ def step_start_workload(context, clients, data_set, smallest, largest):
                         world.history,
                         clients=clients, smallest=data.scaled_size(smallest),
                         largest=data.scaled_size(largest), directory=f"/load/{data_set}",
-                        seed=len(world.scenario))
+                        seed=len(world.scenario), tls=world.cluster.client_tls)
     workload.start()
     context.add_cleanup(workload.stop)
     world.remembered["workload"] = workload

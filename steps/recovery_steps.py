@@ -113,7 +113,8 @@ def step_restore(context, name):
 
 
 def _checksums(world, masters) -> list[dict]:
-    client = Client(",".join(m.address for m in masters), timeout=5.0)
+    client = Client(",".join(m.address for m in masters), timeout=5.0,
+                    tls=world.cluster.client_tls)
     try:
         return client.metadata_checksums()
     finally:

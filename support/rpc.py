@@ -9,6 +9,8 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mooseng.common import rpc as mooseng_rpc
+from mooseng.common.tls import Tls
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -18,8 +20,22 @@ SERVICES = {
 }
 
 
+_TLS: dict[str, Tls] = {}     # address -> the suite's client certificate, for nodes on TLS
+
+
+def on_tls(address: str, tls_dir: str) -> None:
+    """The node at `address` speaks TLS only: dial it with the certificate in `tls_dir`."""
+    _TLS[address] = Tls.load(tls_dir)
+
+
+def forget(addresses) -> None:
+    """A cluster that goes: a later node on the same port may speak plain text."""
+    for address in addresses:
+        _TLS.pop(address, None)
+
+
 def channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address)
+    return mooseng_rpc.channel(address, _TLS.get(address))
 
 
 def master(address: str) -> pb_grpc.MasterStub:

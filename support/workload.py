@@ -20,7 +20,7 @@ from support.history import History
 class Workload:
     def __init__(self, master: str, address_map, history: History, clients: int,
                  smallest: int, largest: int, directory: str, seed: int = 1,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, tls: str = ""):
         self.master = master
         self.address_map = address_map
         self.history = history
@@ -30,6 +30,7 @@ class Workload:
         self.directory = directory
         self.seed = seed
         self.timeout = timeout
+        self.tls = tls               # the clients' certificate on a cluster on TLS
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.bad_reads: list[str] = []
@@ -37,7 +38,8 @@ class Workload:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        setup = Client(self.master, timeout=self.timeout, address_map=self.address_map)
+        setup = Client(self.master, timeout=self.timeout, address_map=self.address_map,
+                       tls=self.tls)
         try:
             setup.mkdir(self.directory, parents=True)
         finally:
@@ -64,7 +66,8 @@ class Workload:
     def _run(self, number: int) -> None:
         name = f"client-{number}"
         rng = random.Random(self.seed * 1000 + number)
-        client = Client(self.master, timeout=self.timeout, address_map=self.address_map)
+        client = Client(self.master, timeout=self.timeout, address_map=self.address_map,
+                       tls=self.tls)
         written: list[tuple[str, Payload]] = []
         try:
             sequence = 0

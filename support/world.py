@@ -31,10 +31,12 @@ FAST = dict(heartbeat_interval=0.3, offline_timeout=1.5, chunk_size=1024 * 1024,
 
 def topology(chunkservers: int, labels: list[dict[str, str]] | None = None,
              start_master_first: bool = True, masters: int = 1, metaloggers: int = 0,
-             regions: list[Region] | None = None, disk: int = 0, **settings) -> Topology:
+             regions: list[Region] | None = None, disk: int = 0, tls: bool = False,
+             **settings) -> Topology:
     """With several masters, 3 etcd members under them (the HA topology); with regions, the
-    chunk servers are the regions'; `disk`: bytes of every chunk server's own disk."""
-    return Topology(chunkservers=chunkservers, labels=labels or [],
+    chunk servers are the regions'; `disk`: bytes of every chunk server's own disk; `tls`: every
+    link on mutual TLS."""
+    return Topology(chunkservers=chunkservers, labels=labels or [], tls=tls,
                     master=MasterSettings(**{**FAST, **settings}),
                     start_master_first=start_master_first, masters=masters,
                     etcd=3 if masters > 1 else 0, metaloggers=metaloggers,
@@ -137,7 +139,8 @@ class World:
             region = (labels or {}).get("region", "")
             client = Client(self.cluster.master_address_in(region), timeout=timeout,
                             address_map=self.cluster.address_map_in(region), cache=cache,
-                            labels=labels, consistency=consistency, credential=credential)
+                            labels=labels, consistency=consistency, credential=credential,
+                            tls=self.cluster.client_tls)
             self._clients[key] = client
             self._add_cleanup(client.close)
         return self._clients[key]

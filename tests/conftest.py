@@ -57,6 +57,7 @@ class LocalCluster:
     chunkservers: list = dataclasses.field(default_factory=list)   # daemon or None (stopped)
     clients: list = dataclasses.field(default_factory=list)
     regions: tuple = ()      # chunk server N is in regions[N] (none: no region label)
+    master_flags: tuple = ()
 
     def start_master(self, port: int = 0) -> None:
         """Start the master (again, on its data dir; `port` keeps the address chunk servers
@@ -70,7 +71,7 @@ class LocalCluster:
         config = load(MasterConfig, [
             "--data-dir", str(data_dir), "--port", str(port), "--http-port", "0",
             "--heartbeat-interval", str(HEARTBEAT), "--offline-timeout", str(OFFLINE_TIMEOUT),
-            "--chunk-size", str(CHUNK_SIZE), "--default-goal", "2"])
+            "--chunk-size", str(CHUNK_SIZE), "--default-goal", "2", *self.master_flags])
         self.master = MasterServer(config)
         self.master.start()
         self.master_address = f"127.0.0.1:{_ports(data_dir)['grpc']}"
@@ -111,7 +112,7 @@ class LocalCluster:
     def client(self, **kwargs):
         from mooseng.client import Client
 
-        client = Client(self.master_address, timeout=10.0, **kwargs)
+        client = Client(self.master_address, **{"timeout": 10.0, **kwargs})
         self.clients.append(client)
         return client
 

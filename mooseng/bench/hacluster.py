@@ -30,21 +30,36 @@ ETCD_MISSING = "no `etcd` command here: install Debian's etcd-server (3.4)"
 
 def etcd_command(name: str, data_dir: str, client_port: int, peer_port: int,
                  peers: dict[str, str], host: str = "127.0.0.1",
-                 listen: str = "127.0.0.1") -> list[str]:
+                 listen: str = "127.0.0.1", tls: str = "") -> list[str]:
     """Member `name`, reached at `host`, listening on `listen`; `peers` maps every member's
-    name to its peer HOST:PORT."""
-    initial = ",".join(f"{n}=http://{address}" for n, address in sorted(peers.items()))
+    name to its peer HOST:PORT. `tls`: a directory of mooseng admin certs issue (whose
+    certificate names the member's addresses): clients and peers then need one of its CA."""
+    scheme = "https" if tls else "http"
+    initial = ",".join(f"{n}={scheme}://{address}" for n, address in sorted(peers.items()))
+    secure = [] if not tls else [
+        f"--{side}{flag}={tls}/{name}" for side in ("", "peer-")
+        for flag, name in (("cert-file", "node.crt"), ("key-file", "node.key"),
+                           ("trusted-ca-file", "ca.crt"))
+    ] + ["--client-cert-auth", "--peer-client-cert-auth"]
     return ["etcd", "--name", name, "--data-dir", str(data_dir),
-            "--listen-client-urls", f"http://{listen}:{client_port}",
-            "--advertise-client-urls", f"http://{host}:{client_port}",
-            "--listen-peer-urls", f"http://{listen}:{peer_port}",
-            "--initial-advertise-peer-urls", f"http://{host}:{peer_port}",
-            "--initial-cluster", initial, "--initial-cluster-token", "mooseng", *ETCD_TUNING]
+            "--listen-client-urls", f"{scheme}://{listen}:{client_port}",
+            "--advertise-client-urls", f"{scheme}://{host}:{client_port}",
+            "--listen-peer-urls", f"{scheme}://{listen}:{peer_port}",
+            "--initial-advertise-peer-urls", f"{scheme}://{host}:{peer_port}",
+            "--initial-cluster", initial, "--initial-cluster-token", "mooseng", *secure,
+            *ETCD_TUNING]
 
 
-def etcd_healthy(client_port: int) -> bool:
+def etcd_healthy(client_port: int, tls: str = "") -> bool:
+    """`tls`: a directory of a certificate of the members' CA."""
     try:
-        reply = requests.get(f"http://127.0.0.1:{client_port}/health", timeout=1.0)
+        if tls:
+            from mooseng.common.tls import Tls
+            from mooseng.master.etcd import tls_session
+            reply = tls_session(Tls.load(tls)).get(f"https://127.0.0.1:{client_port}/health",
+                                                    timeout=1.0)
+        else:
+            reply = requests.get(f"http://127.0.0.1:{client_port}/health", timeout=1.0)
     except requests.RequestException:
         return False
     return reply.status_code == 200 and reply.json().get("health") == "true"

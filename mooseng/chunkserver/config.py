@@ -24,4 +24,7 @@ class ChunkServerConfig:
                                "what is stored plus the disk's free space)", kind="size")
     scrub_interval: float = setting(60.0, "seconds for one background verification pass over "
                                           "every copy (0: no scrubbing)")
+    tls: str = setting("", "directory with ca.crt, node.crt and node.key (mooseng admin certs "
+                           "issue): every gRPC link is mutual TLS with nodes of the same CA "
+                           "(empty: plain text)")
     log_level: str = setting("info", "debug, info, warning or error")

@@ -18,7 +18,8 @@ from mooseng.chunkserver.store import ChunkCopy, ChunkStore, describe
 from mooseng.common.errors import MooseNGError, NotFound
 from mooseng.common.leases import LeaseKeys
 from mooseng.common.log import kv
-from mooseng.common.rpc import OPTIONS, Channels
+from mooseng.common.rpc import Channels, channel
+from mooseng.common.tls import Tls
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -142,7 +143,8 @@ class MasterLink:
     """Keeps this chunk server registered with its master and reports to it."""
 
     def __init__(self, master: str, store: ChunkStore, reporter: Reporter,
-                 runner: CommandRunner, identity, lease_keys: LeaseKeys, active=lambda: 0):
+                 runner: CommandRunner, identity, lease_keys: LeaseKeys, tls: Tls | None,
+                 active=lambda: 0):
         """`identity()` returns (address, http_address, labels, region -> address) as others
         should see them; `lease_keys` learns the master's key; `active()` the number of reads
         and writes in progress."""
@@ -157,7 +159,7 @@ class MasterLink:
         self.last_error = ""
         self.interval = 1.0
         self._stopping = threading.Event()
-        self._channel = grpc.insecure_channel(master, options=OPTIONS)
+        self._channel = channel(master, tls)
         self._stub = pb_grpc.ChunkServerRegistryStub(self._channel)
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 

@@ -19,7 +19,8 @@ from mooseng.chunkserver.store import ChunkStore
 from mooseng.common.leases import LeaseKeys
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
-from mooseng.common.rpc import Channels, make_server, parse_masters, set_serving
+from mooseng.common import tls
+from mooseng.common.rpc import Channels, listen, make_server, parse_masters, set_serving
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -61,12 +62,14 @@ class ChunkServerDaemon:
         self.registry = new_registry("chunkserver")
         self.metrics = ChunkServerMetrics(self.registry, self.store)
         self.masters = parse_masters(config.master)
-        self.peers = Channels()
+        self.tls = tls.load(config.tls)
+        self.peers = Channels(self.tls)
         self.runner = CommandRunner(self.store, self.peers, self.metrics)
         self.lease_keys = LeaseKeys()
         # one link per master (with several masters each keeps its own view of the copies)
         self.links = [MasterLink(master, self.store, Reporter(), self.runner, self._identity,
-                                 self.lease_keys, lambda: self.service.active_operations)
+                                 self.lease_keys, self.tls,
+                                 lambda: self.service.active_operations)
                       for master in self.masters]
         self.scrubber = Scrubber(self.store, self.metrics, config.scrub_interval)
         self.service = ChunkService(self.store, self.metrics, self.peers,
@@ -90,7 +93,7 @@ class ChunkServerDaemon:
         self._grpc, self._health = make_server()
         pb_grpc.add_ChunkServerServicer_to_server(self.service, self._grpc)
         try:
-            self.port = self._grpc.add_insecure_port(_join(self.config.host, self.config.port))
+            self.port = listen(self._grpc, _join(self.config.host, self.config.port), self.tls)
         except RuntimeError as error:
             raise OSError(f"cannot listen on {_join(self.config.host, self.config.port)} "
                           f"(gRPC): {error}") from None

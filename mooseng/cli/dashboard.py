@@ -18,7 +18,8 @@ DEFAULT_TIMEOUT = 2.0     # seconds a sample may wait for the master (not the CL
 
 def dashboard(client: None, args) -> Output:
     board = Dashboard(Sampler(args.master, args.db or default_path(),
-                              timeout=getattr(args, "timeout", DEFAULT_TIMEOUT)))
+                              timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
+                              **args.connection))
     port = board.start(args.host, args.port)
     print(f"dashboard of {args.master} at http://{args.host}:{port}/ (Ctrl-C stops it)",
           file=sys.stderr, flush=True)

@@ -16,7 +16,8 @@ from mooseng.bench.stats import THRESHOLD
 from mooseng.bench.store import DEFAULT_DB, ENV_DB
 from mooseng.bench.suite import DEFAULT_REPEAT, SUITES, WORKLOADS
 
-from . import bench, bench_history, cache, classes, cluster, dashboard, exports, fs, servers
+from . import (bench, bench_history, cache, certs, classes, cluster, dashboard, exports, fs,
+               servers)
 from .argtypes import cache_ttl, count, duration, label, percent, port, positive
 from .errors import describe
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--credential", default=argparse.SUPPRESS, metavar="SECRET",
                         help="the secret the masters' exports want from this client's network "
                              "(default: $MOOSENG_CREDENTIAL)")
+    common.add_argument("--tls", default=argparse.SUPPRESS, metavar="DIR",
+                        help="ca.crt, node.crt and node.key of this client (mooseng admin certs "
+                             "issue) for a cluster on TLS (default: $MOOSENG_TLS)")
     common.add_argument("--staleness-bound", type=float, default=argparse.SUPPRESS,
                         metavar="S", help="how far behind the leader a master answering a "
                         f"bounded read may be (default {DEFAULT_BOUND:g})")
@@ -144,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
                 "check an exports file and list its rules (what the master would load)")
     p.set_defaults(no_master=True)
     p.add_argument("file", metavar="FILE", help="the exports file")
+
+    certs_parser = admin_commands.add_parser(
+        "certs", help="a cluster CA and certificates for --tls (mutual TLS on every link)",
+        description="a cluster CA and certificates for --tls (mutual TLS on every link)")
+    certs_commands = certs_parser.add_subparsers(dest="certs_command", metavar="CERTS_COMMAND",
+                                                 required=True)
+    p = command(certs_commands, "init", certs.init, "make the cluster's CA in DIRECTORY "
+                "(ca.crt, ca.key); refused where one is already")
+    p.set_defaults(no_master=True)
+    p.add_argument("directory", metavar="DIRECTORY")
+    p.add_argument("--days", type=positive, default=3650, help="validity (default 3650)")
+    p = command(certs_commands, "issue", certs.issue, "give node or client NAME a certificate "
+                "of the CA in CA_DIR, written with the CA's into DIRECTORY (what --tls reads)")
+    p.set_defaults(no_master=True)
+    p.add_argument("ca", metavar="CA_DIR")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("directory", metavar="DIRECTORY")
+    p.add_argument("--days", type=positive, default=825, help="validity (default 825)")
+    p.add_argument("--address", action="append", default=[], metavar="IP",
+                   help="an IP address the certificate also names (etcd members: the addresses "
+                        "their peers dial); repeatable")
 
     cache_parser = commands.add_parser("cache", help="metadata cache of a running client",
                                        description="metadata cache of a running client")
@@ -316,12 +341,14 @@ def main(argv=None) -> int:
                                              or default_master()).split(","))
     as_json = getattr(args, "json", False)
     long_running = getattr(args, "bench", False)      # only it looks names up again
+    args.connection = {      # what every client of this command gives the masters
+        "credential": getattr(args, "credential", os.environ.get("MOOSENG_CREDENTIAL", "")),
+        "tls": getattr(args, "tls", os.environ.get("MOOSENG_TLS", ""))}
     client = None if getattr(args, "no_master", False) else Client(
         master, timeout=getattr(args, "timeout", 30.0),
         metrics_port=getattr(args, "metrics_port", None),
         cache=_cache_settings(args) if long_running else CacheSettings.off(),
-        labels=dict(getattr(args, "label", [])), consistency=consistency,
-        credential=getattr(args, "credential", os.environ.get("MOOSENG_CREDENTIAL", "")))
+        labels=dict(getattr(args, "label", [])), consistency=consistency, **args.connection)
     try:
         if getattr(args, "bench", False):
             output = bench.run(client, args, lambda line: print(line, file=sys.stderr,

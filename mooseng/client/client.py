@@ -9,6 +9,7 @@ from mooseng.common.consistency import Consistency
 from mooseng.common.errors import FailedPrecondition, NotFound
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.rpc import Channels
+from mooseng.common.tls import load as load_tls
 from mooseng.proto import mooseng_pb2 as pb
 
 from . import paths
@@ -37,17 +38,20 @@ class Client:
                  address_map: Callable[[str], str] | None = None, workers: int = 8,
                  stall_timeout: float = 10.0, cache: CacheSettings | None = None,
                  metrics_port: int | None = None, labels: dict[str, str] | None = None,
-                 consistency: Consistency | None = None, credential: str = ""):
+                 consistency: Consistency | None = None, credential: str = "",
+                 tls: str = ""):
         """`cache`: metadata cache bounds and TTLs (CacheSettings(); a TTL of 0 turns that
         kind off). `metrics_port`: serve this client's metrics on 127.0.0.1 (0: any port,
         see `metrics_address`). `labels`: where this client is (e.g. {"rack": "r1"}), for
         the locality-aware allocation policy; with a "region" label and a `consistency`
         level other than strong (the default), attributes and listings are read from a
         master of that region, and its cache is kept by that master's invalidations.
-        `credential`: the secret the masters' export rules for this client's network want."""
+        `credential`: the secret the masters' export rules for this client's network want.
+        `tls`: a directory with the cluster's ca.crt and this client's node.crt and node.key
+        (mooseng admin certs issue): every call is then mutual TLS."""
         self.timeout = timeout
         self.registry = new_registry("client")
-        self._channels = Channels()
+        self._channels = Channels(load_tls(tls))
         address_map = address_map or (lambda address: address)
         self._master = MasterSession(master, self._channels, timeout, address_map, credential)
         self._reads = RegionalReads(self._master, consistency or Consistency(),

@@ -6,6 +6,7 @@ was not carried out, so it is sent again elsewhere until its deadline; any other
 caller's to see, since the call may have been carried out.
 """
 
+import re
 import threading
 import time
 
@@ -49,6 +50,7 @@ class MasterSession:
         self._map = address_map
         self.timeout = timeout
         self._channels = channels
+        self.tls = channels.tls      # the watcher dials with it too
         self._stubs = {a: pb_grpc.MasterStub(channels.get(a)) for a in self.masters}
         self._lock = threading.Lock()
         self._current = self.masters[0]
@@ -143,13 +145,26 @@ class MasterSession:
         details = (error.details() if hasattr(error, "details") else "") or ""
         if code == grpc.StatusCode.UNAVAILABLE and (
                 not details or any(s in details.lower() for s in _CONNECT_FAILURES)):
-            return MasterUnreachable(address, _short(details) or "no answer",
+            return MasterUnreachable(address, self._why(details) or "no answer",
                                      any(s in details.lower() for s in _NEVER_SENT))
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and details.lower() in (
                 "", "deadline exceeded"):
             return DeadlineExceeded(
                 f"the master at {address} did not answer within {timeout:g} s")
         return from_rpc_error(error)
+
+
+    def _why(self, details: str) -> str:
+        """What went wrong, with what to do where it is a TLS mismatch."""
+        if "handshake failed" in details.lower():
+            reason = re.findall(r"OPENSSL_internal:([^:]+)", details)
+            return (f"the TLS handshake failed ({reason[-1] if reason else _short(details)}): "
+                    f"its certificate and this client's must come from one cluster CA, and "
+                    f"neither may have expired")
+        if self.tls is None and "socket closed" in details.lower():
+            return ("it closed the connection (a master on TLS closes plain-text ones: give "
+                    "--tls DIR, or MOOSENG_TLS)")
+        return _short(details)
 
 
 def _short(details: str) -> str:

@@ -14,7 +14,7 @@ import grpc
 
 from mooseng.common.errors import MooseNGError, NotLeader, from_rpc_error
 from mooseng.common.log import kv
-from mooseng.common.rpc import OPTIONS
+from mooseng.common.rpc import channel
 from mooseng.proto import mooseng_pb2 as pb
 from mooseng.proto import mooseng_pb2_grpc as pb_grpc
 
@@ -39,7 +39,7 @@ class InvalidationWatcher:
         self._reads = reads
         self._session = session = reads.session
         self._address = session.address
-        self._channel = grpc.insecure_channel(self._address, options=OPTIONS)
+        self._channel = channel(self._address, session.tls)
         self._stub = pb_grpc.MasterStub(self._channel)
         self._cache = cache
         self._stopping = threading.Event()
@@ -106,7 +106,7 @@ class InvalidationWatcher:
         if address != self._address:
             self._channel.close()
             self._address = address
-            self._channel = grpc.insecure_channel(address, options=OPTIONS)
+            self._channel = channel(address, self._session.tls)
             self._stub = pb_grpc.MasterStub(self._channel)
 
     def _move_on(self, error: grpc.RpcError) -> None:

@@ -7,6 +7,7 @@ import threading
 from typing import Protocol
 
 from mooseng.common.config import ConfigError
+from mooseng.common.errors import InvalidArgument
 
 
 class Daemon(Protocol):
@@ -18,7 +19,7 @@ def run(prog: str, build) -> int:
     """`build()` loads config and returns a Daemon; runs it until a signal asks it to stop."""
     try:
         daemon = build()
-    except ConfigError as error:
+    except (ConfigError, InvalidArgument) as error:    # a setting, or a file it names
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     stopping, reloading = threading.Event(), threading.Event()

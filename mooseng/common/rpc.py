@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from mooseng.common.errors import InvalidArgument, Unavailable
+from mooseng.common.tls import SERVER_NAME, Tls
 
 CREDENTIAL_KEY = "mooseng-credential"   # metadata a client's export secret travels in
 FRAME = 1024 * 1024                  # data frames in ReadChunk / WriteChunk streams
@@ -28,6 +29,22 @@ OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
     ("grpc.use_local_subchannel_pool", 1),
 ]
+
+
+def channel(address: str, tls: Tls | None = None) -> grpc.Channel:
+    """A channel to `address`: plain text, or mutual TLS with the cluster's certificates."""
+    if tls is None:
+        return grpc.insecure_channel(address, options=OPTIONS)
+    return grpc.secure_channel(address, tls.channel_credentials(),
+                               options=[*OPTIONS, ("grpc.ssl_target_name_override", SERVER_NAME)])
+
+
+def listen(server: grpc.Server, address: str, tls: Tls | None = None) -> int:
+    """Add a port: plain text, or TLS that only peers with a certificate of the cluster's CA
+    get through."""
+    if tls is None:
+        return server.add_insecure_port(address)
+    return server.add_secure_port(address, tls.server_credentials())
 
 
 def make_server(max_workers: int = 32) -> tuple[grpc.Server, health.HealthServicer]:
@@ -60,7 +77,8 @@ class Channels:
     """One channel per address, reused across calls (thread-safe). Closing them ends every
     call in progress; no new channel is opened after that (a stopping daemon stays stopped)."""
 
-    def __init__(self):
+    def __init__(self, tls: Tls | None = None):
+        self.tls = tls
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
         self._closed = False
@@ -69,11 +87,10 @@ class Channels:
         with self._lock:
             if self._closed:
                 raise Unavailable(f"cannot call {address}: shutting down (channels closed)")
-            channel = self._channels.get(address)
-            if channel is None:
-                channel = grpc.insecure_channel(address, options=OPTIONS)
-                self._channels[address] = channel
-            return channel
+            opened = self._channels.get(address)
+            if opened is None:
+                opened = self._channels[address] = channel(address, self.tls)
+            return opened
 
     def forget(self, address: str) -> None:
         with self._lock:

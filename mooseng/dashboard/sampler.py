@@ -47,8 +47,10 @@ def scrape(address: str) -> dict[str, float]:
 
 
 class Sampler:
-    def __init__(self, masters: str, db_path: str, timeout: float):
-        self.client = Client(masters, timeout=timeout, cache=CacheSettings.off())
+    def __init__(self, masters: str, db_path: str, timeout: float, credential: str = "",
+                 tls: str = ""):
+        self.client = Client(masters, timeout=timeout, cache=CacheSettings.off(),
+                             credential=credential, tls=tls)
         self.masters = masters
         self.db_path = db_path
         self.history: collections.deque = collections.deque(maxlen=HISTORY)

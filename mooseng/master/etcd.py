@@ -10,17 +10,20 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import etcd3gw
 import requests
+import requests.adapters
 from etcd3gw import exceptions as etcd_errors
 
 from mooseng.common.config import ConfigError
 from mooseng.common.errors import Unavailable
 from mooseng.common.log import kv
+from mooseng.common.tls import CA_CERT, NODE_CERT, NODE_KEY, SERVER_NAME, Tls
 
 log = logging.getLogger("mooseng.master.etcd")
 
@@ -49,7 +52,8 @@ def parse_endpoints(text: str) -> list[tuple[str, int]]:
     for item in text.replace(" ", ",").split(","):
         if not item:
             continue
-        host, sep, port = item.strip().removeprefix("http://").rpartition(":")
+        host, sep, port = item.strip().removeprefix("http://").removeprefix(
+            "https://").rpartition(":")
         if not sep or not port.isdigit() or not host:
             raise ValueError(f"not an etcd endpoint: {item!r} (use HOST:PORT, e.g. "
                              "127.0.0.1:2379)")
@@ -67,13 +71,40 @@ def check_setting(value: str) -> None:
         raise ConfigError(f"bad value for 'etcd': {error}") from None
 
 
+class _ClusterName(requests.adapters.HTTPAdapter):
+    """Checks that etcd's certificate names the cluster (as every gRPC link does), whatever
+    address it was dialled at."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["assert_hostname"] = SERVER_NAME
+        super().init_poolmanager(*args, **kwargs)
+
+
+def tls_session(tls: Tls) -> requests.Session:
+    """A requests session that talks mutual TLS to etcd with the node's certificate."""
+    session = requests.Session()
+    session.trust_env = False       # REQUESTS_CA_BUNDLE would replace the cluster's CA
+    session.verify = os.path.join(tls.directory, CA_CERT)
+    session.cert = (os.path.join(tls.directory, NODE_CERT), os.path.join(tls.directory, NODE_KEY))
+    session.mount("https://", _ClusterName())
+    return session
+
+
 class Etcd:
-    def __init__(self, endpoints: list[tuple[str, int]]):
+    def __init__(self, endpoints: list[tuple[str, int]], tls: Tls | None = None):
+        """`tls`: talk https to etcd with the node's certificate (etcd's client-cert-auth)."""
         self.endpoints = endpoints
-        self._clients = [etcd3gw.Etcd3Client(host, port, timeout=(CONNECT_TIMEOUT, CALL_TIMEOUT),
-                                             api_path="/v3/") for host, port in endpoints]
-        self._quick = [etcd3gw.Etcd3Client(host, port, timeout=(CONNECT_TIMEOUT, QUICK_TIMEOUT),
-                                           api_path="/v3/") for host, port in endpoints]
+
+        def client(host, port, timeout):
+            if tls is None:
+                return etcd3gw.Etcd3Client(host, port, timeout=timeout, api_path="/v3/")
+            return etcd3gw.Etcd3Client(host, port, protocol="https", timeout=timeout,
+                                       api_path="/v3/", session=tls_session(tls))
+
+        self._clients = [client(host, port, (CONNECT_TIMEOUT, CALL_TIMEOUT))
+                         for host, port in endpoints]
+        self._quick = [client(host, port, (CONNECT_TIMEOUT, QUICK_TIMEOUT))
+                       for host, port in endpoints]
         self._probing = ThreadPoolExecutor(len(endpoints), thread_name_prefix="etcd-probe")
         self._lock = threading.Lock()
         self._current = 0

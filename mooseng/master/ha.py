@@ -32,7 +32,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mooseng.common import consistency as levels
 from mooseng.common.errors import MooseNGError, NotLeader, Unavailable, from_rpc_error
 from mooseng.common.log import kv
-from mooseng.common.rpc import OPTIONS
+from mooseng.common import rpc
+from mooseng.common.tls import Tls
 from mooseng.master.changelog import Changelog, decode, encode
 from mooseng.master.etcd import Etcd, EtcdUnavailable, b64, unb64
 from mooseng.master.freshness import ASK_EVERY, Freshness
@@ -221,9 +222,9 @@ class LogGap(Exception):
     the leader's snapshot can bridge the gap."""
 
 
-def fetch_snapshot(leader: str) -> tuple[int, str]:
+def fetch_snapshot(leader: str, tls: Tls | None = None) -> tuple[int, str]:
     """(version, snapshot JSON) from the leader at `leader`."""
-    with grpc.insecure_channel(leader, options=OPTIONS) as channel:
+    with rpc.channel(leader, tls) as channel:
         try:
             pieces = list(pb_grpc.MasterStub(channel).GetSnapshot(pb.SnapshotRequest(),
                                                                   timeout=SNAPSHOT_TIMEOUT))
@@ -292,9 +293,10 @@ class Leadership:
     """Campaigns, leads (lease keep-alive) and follows (applies the log) for one master."""
 
     def __init__(self, core, etcd: Etcd, cluster_id: str, me: Peer, lease_ttl: int,
-                 region: str = ""):
+                 region: str = "", tls: Tls | None = None):
         self.core = core
         self.region = region
+        self.tls = tls              # of the links to the other masters
         core.certain = self.certain
         self.etcd = etcd
         self.cluster_id = cluster_id
@@ -454,7 +456,7 @@ class Leadership:
                 raise       # never lead without every committed entry: wait for a leader
             log.warning("taking the leader's snapshot", extra=kv(reason=gap,
                                                                  leader=leader.address))
-            self.core.install_snapshot(*fetch_snapshot(leader.address))
+            self.core.install_snapshot(*fetch_snapshot(leader.address, self.tls))
             self._tail.catch_up()
 
     def _campaign(self) -> bool:
@@ -563,7 +565,7 @@ class Leadership:
             if leader != watched:
                 if channel:
                     channel.close()
-                watched, channel = leader, grpc.insecure_channel(leader.address, options=OPTIONS)
+                watched, channel = leader, rpc.channel(leader.address, self.tls)
                 stub = health_pb2_grpc.HealthStub(channel)
             try:
                 stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)

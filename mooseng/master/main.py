@@ -41,6 +41,9 @@ class MasterConfig:
     exports: str = setting("", "exports file: which client networks may use which subtree, "
                                "read-only or read-write, with which secret and admin rights; "
                                "reloaded on SIGHUP (empty: loopback clients only)")
+    tls: str = setting("", "directory with ca.crt, node.crt and node.key (mooseng admin certs "
+                           "issue): every gRPC link is mutual TLS with nodes of the same CA "
+                           "(empty: plain text)")
     lease_ttl: int = setting(1, "seconds of the leader's etcd lease: a dead leader is replaced "
                                 "after at most this long")
 

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 
-from mooseng.common import rpc
+from mooseng.common import rpc, tls
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.common.errors import InvalidArgument
@@ -36,6 +36,7 @@ METALOGGER_SILENT = 5.0  # seconds without a report after which a metalogger is 
 class MasterServer:
     def __init__(self, config):
         self.config = config
+        self.tls = tls.load(config.tls)
         self.registry = new_registry("master")
         self.metrics = MasterMetrics(self.registry)
         self.invalidations = Hub(self.metrics.invalidations_sent.inc,
@@ -79,7 +80,7 @@ class MasterServer:
         pb_grpc.add_ChunkServerRegistryServicer_to_server(
             RegistryService(self.core, self._wake.set), server)
         try:
-            port = server.add_insecure_port(f"{config.host}:{config.port}")
+            port = rpc.listen(server, f"{config.host}:{config.port}", self.tls)
         except RuntimeError as error:
             raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
         if not port:
@@ -136,8 +137,9 @@ class MasterServer:
         config = self.config
         address = config.advertise or f"{self._reachable_host()}:{self.port}"
         me = Peer(config.name or address, address, f"{self._reachable_host()}:{self.http_port}")
-        self.ha = Leadership(self.core, Etcd(parse_endpoints(config.etcd)), config.cluster_id,
-                             me, config.lease_ttl, config.region)
+        self.ha = Leadership(self.core, Etcd(parse_endpoints(config.etcd), self.tls),
+                             config.cluster_id,
+                             me, config.lease_ttl, config.region, self.tls)
         self.ha.start()
         self.service.leadership = self.ha
 

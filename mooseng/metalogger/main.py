@@ -19,6 +19,9 @@ class MetaloggerConfig:
                              kind="port")
     name: str = setting("metalogger", "this metalogger's name in logs and /health")
     snapshot_every: int = setting(10000, "write a metadata snapshot every N changelog entries")
+    tls: str = setting("", "directory with ca.crt, node.crt and node.key (mooseng admin certs "
+                           "issue): etcd and the leader are reached over mutual TLS (empty: "
+                           "plain text)")
     log_level: str = setting("info", "debug, info, warning or error")
 
 

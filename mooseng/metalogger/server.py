@@ -12,6 +12,7 @@ import time
 
 import prometheus_client as prom
 
+from mooseng.common import tls
 from mooseng.common.log import kv
 from mooseng.common.observability import Check, ObservabilityServer, new_registry
 from mooseng.master.changelog import (Changelog, CorruptMetadata, apply, recover, state_json,
@@ -29,7 +30,8 @@ LAG_DEGRADED = 5.0      # seconds behind the newest committed entry
 class Metalogger:
     def __init__(self, config):
         self.config = config
-        self.etcd = Etcd(parse_endpoints(config.etcd))
+        self.tls = tls.load(config.tls)
+        self.etcd = Etcd(parse_endpoints(config.etcd), self.tls)
         self.registry = new_registry("metalogger")
         self.entries = prom.Counter("mooseng_metalogger_log_entries",
                                     "Changelog entries taken from etcd and stored",
@@ -115,7 +117,7 @@ class Metalogger:
         leader = Peer.decode(value)
         log.warning("taking the leader's snapshot", extra=kv(reason=gap,
                                                              leader=leader.address))
-        version, text = fetch_snapshot(leader.address)
+        version, text = fetch_snapshot(leader.address, self.tls)
         with self._lock:
             write_snapshot(self.config.data_dir, text)
             self.changelog.rotate(version + 1)

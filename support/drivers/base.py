@@ -143,6 +143,7 @@ class Topology:
     # Bytes of every chunk server's own disk (a tmpfs: on docker it is emptied when the node
     # stops); 0: they share the machine's.
     disk: int = 0
+    tls: bool = False     # every link (and etcd) on mutual TLS with a CA of the cluster's own
 
     def __post_init__(self):
         if self.regions:
@@ -156,6 +157,9 @@ class Topology:
             raise ValueError("a metalogger follows the changelog in etcd: give etcd members")
         if self.masters > 1 and not self.start_master_first:
             raise ValueError("several masters start before the chunk servers")
+        if self.tls and self.regions:
+            raise ValueError("a TLS topology with regions is not built yet: etcd members would "
+                             "need the WAN links' addresses in their certificates")
 
     def master_labels(self) -> list[dict[str, str]]:
         return [{"region": self.regions[i % len(self.regions)].name} if self.regions else {}
@@ -346,6 +350,30 @@ class Cluster(abc.ABC):
     def master_addresses(self) -> str:
         """Every master, as clients, the CLI and chunk servers are given them."""
         return ",".join(m.address for m in self.masters)
+
+    pki = None            # support.drivers.pki.Pki of a topology on TLS
+
+    @property
+    def client_tls(self) -> str:
+        """The directory of the suite's client certificate on a TLS topology, else ""."""
+        return self.pki.client if self.pki else ""
+
+    def speaks_tls(self, node: "Node") -> None:
+        """Once `node` listens: the suite's direct gRPC calls to it use TLS (support.rpc)."""
+        if self.pki is not None and node.role in ("master", "chunkserver"):
+            rpc.on_tls(node.address, self.client_tls)
+            self.pki.addresses.add(node.address)
+
+    def forget_tls(self) -> None:
+        """At teardown: the suite's direct calls to these addresses use plain text again."""
+        if self.pki is not None:
+            rpc.forget(self.pki.addresses)
+
+    def give_foreign_certificate(self, node: "Node") -> None:
+        """Before its first start: `node` gets a certificate of another CA."""
+        if self.pki is None:
+            raise CapabilityMissing("only a topology on TLS has certificates to give")
+        self.pki.foreign(node.name)
 
     @property
     def client_network(self) -> str:

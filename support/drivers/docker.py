@@ -20,6 +20,7 @@ import ipaddress
 import pathlib
 import random
 import re
+import shutil
 import tarfile
 import tempfile
 import uuid
@@ -42,6 +43,7 @@ from support.drivers.docker_engine import (HOST_BINDING, LABEL, LABEL_OWNER, LAB
                                            owner_token, pick_subnet, to_sweep, translate)
 from support.drivers.docker_node import DockerNode
 from support.drivers.docker_wan import DockerWanLink
+from support.drivers.pki import Pki
 
 __all__ = ["DockerDriver", "engine_available"]
 
@@ -100,6 +102,8 @@ class DockerCluster(regions.Addressing, Cluster):
     def start(self) -> None:
         self.create_network()
         topology = self.topology
+        if topology.tls:
+            self.pki = Pki(pathlib.Path(tempfile.mkdtemp(prefix="mooseng-pki-")))
         self.masters = [DockerNode(self, name, "master", self._ip(2 + i), labels)
                         for i, (name, labels) in enumerate(zip(topology.master_names(),
                                                                topology.master_labels()))]
@@ -234,6 +238,9 @@ class DockerCluster(regions.Addressing, Cluster):
                     f", image {self.driver.image}, address {node.internal_address}\n"
                     f"# command: {' '.join(node._command())}\n{node.logs()}")
         self.driver.clusters.discard(self)
+        self.forget_tls()
+        if self.pki is not None:
+            shutil.rmtree(self.pki.root, ignore_errors=True)
         self.driver.in_background(self._remove)
 
     def _remove(self) -> None:

@@ -15,6 +15,7 @@ from support.drivers import docker_engine  # noqa: F401  isort: skip
 
 import io
 import os
+import pathlib
 import posixpath
 import tarfile
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from docker.types import EndpointConfig
 from testcontainers.core.container import DockerContainer
 
 from support.drivers.base import START_TIMEOUT, CliResult
+from support.drivers.docker_node import TLS_DIR, copy_tls
 from support.drivers.ports import free_port
 from support.waiting import within
 
@@ -52,6 +54,10 @@ class CliBox:
             dns_opt=["timeout:1", "attempts:1"],
             networking_config={cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=cluster._ip(250))})
+        self.tls = []
+        if cluster.pki:
+            copy_tls(tc, pathlib.Path(cluster.client_tls))
+            self.tls = ["--tls", TLS_DIR]
         try:
             tc.start()
         finally:
@@ -61,7 +67,7 @@ class CliBox:
     def run(self, args: list[str], timeout: float) -> CliResult:
         inner, copy_out, renamed = self._files(args)
         command = ["timeout", "-s", "KILL", str(max(1, int(timeout))), "mooseng",
-                   "--master", self.cluster.master.internal_address, *inner]
+                   "--master", self.cluster.master.internal_address, *self.tls, *inner]
         code, (out, err) = self.container.exec_run(command, demux=True, workdir=HOME)
         stdout = (out or b"").decode(errors="replace")
         stderr = (err or b"").decode(errors="replace")
@@ -78,7 +84,8 @@ class CliBox:
         if not self.dashboard_url:
             self.container.exec_run(
                 ["sh", "-c", f"exec mooseng --master {self.cluster.master.internal_address} "
-                 f"dashboard --host 0.0.0.0 --port {DASHBOARD_PORT} >dashboard.log 2>&1"],
+                 f"{' '.join(self.tls)} dashboard --host 0.0.0.0 --port {DASHBOARD_PORT} "
+                 f">dashboard.log 2>&1"],
                 detach=True, workdir=HOME)
             url = f"http://127.0.0.1:{self.dashboard_port}/"
             within(START_TIMEOUT, lambda: requests.get(url + "api/cluster", timeout=2).ok,

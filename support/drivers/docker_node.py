@@ -37,8 +37,16 @@ PORTS = {"master": {"grpc": 9421, "http": 9423}, "chunkserver": {"grpc": 9420, "
          "metalogger": {"http": 9426}, "etcd": {"grpc": 2379}}
 ETCD_PEER_PORT = 2380
 EXPORTS = "/etc/mooseng-exports.cfg"
+TLS_DIR = "/tls"
 CPU_PERIOD = 100_000            # microseconds: the CFS period of limit_cpu's quota
 CREATE_ATTEMPTS = 3             # a picked port can still be taken before docker binds it
+
+
+def copy_tls(tc: DockerContainer, folder) -> None:
+    """A certificate directory of the host into TLS_DIR of a container about to be created."""
+    for name in ("ca.crt", "node.crt", "node.key"):
+        tc.with_copy_into_container((folder / name).read_bytes(), f"{TLS_DIR}/{name}",
+                                    0o600 if name == "node.key" else 0o644)
 
 
 class DockerNode(LoopbackNode):
@@ -86,16 +94,17 @@ class DockerNode(LoopbackNode):
         inner = self.inner_ports
         cluster = self.cluster
         etcd = ["--etcd", cluster.etcd_in(self.labels.get("region", "")), "--name", self.name]
+        tls = ["--tls", TLS_DIR] if cluster.pki else []
         if self.role == "etcd":
             return hacluster.etcd_command(
                 self.name, f"{DATA_DIR}/etcd", inner["grpc"], ETCD_PEER_PORT,
                 {m.name: f"{m.ip}:{ETCD_PEER_PORT}" for m in cluster.etcd}, host=self.ip,
-                listen="0.0.0.0")
+                listen="0.0.0.0", tls=TLS_DIR if cluster.pki else "")
         if self.role == "metalogger":
             return ["mooseng-metalogger", "--data-dir", DATA_DIR, "--host", "0.0.0.0",
-                    "--http-port", str(inner["http"]), *etcd]
+                    "--http-port", str(inner["http"]), *etcd, *tls]
         common = ["--data-dir", DATA_DIR, "--host", "0.0.0.0",
-                  "--port", str(inner["grpc"]), "--http-port", str(inner["http"])]
+                  "--port", str(inner["grpc"]), "--http-port", str(inner["http"]), *tls]
         common += topology_flags(self.role, cluster.topology.master, self.labels)
         if self.role == "master":
             return ["mooseng-master", *common, "--advertise", self.internal_address,
@@ -145,6 +154,8 @@ class DockerNode(LoopbackNode):
             dns_opt=["timeout:1", "attempts:1"],
             networking_config={self.cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=self.ip)})
+        if self.cluster.pki and self.role != "wan":
+            copy_tls(tc, self.cluster.pki.issue(self.name, (self.ip, "127.0.0.1")))
         if self.role == "master":          # the suite's clients and every node are in the subnet
             tc.with_copy_into_container(
                 f"{self.cluster.subnet} / rw,admin\n127.0.0.0/8 / rw,admin\n".encode(), EXPORTS)
@@ -179,10 +190,11 @@ class DockerNode(LoopbackNode):
                 raise GiveUp(f"{self.name} exited with code {state['ExitCode']} before it was "
                              f"ready; its log ends with:\n{self.logs(tail=15)}")
             if self.role == "etcd":
-                return hacluster.etcd_healthy(self.ports["grpc"])
+                return hacluster.etcd_healthy(self.ports["grpc"], self.cluster.client_tls)
             return endpoints.is_ready(self.http_address)
 
         within(START_TIMEOUT, probe, f"{self.name} (container) to answer /ready with 200")
+        self.cluster.speaks_tls(self)
 
     def start(self) -> None:
         self.launch()

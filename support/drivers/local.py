@@ -21,6 +21,7 @@ import grpc
 
 import mooseng
 from support.drivers import local_disk, regions
+from support.drivers.pki import Pki
 from support.drivers.base import (START_TIMEOUT, CapabilityMissing, CliResult, Cluster,
                                   ClusterDriver, DaemonRun, Node, Setting, Topology,
                                   daemon_settings)
@@ -65,6 +66,8 @@ class LocalCluster(regions.Addressing, Cluster):
                                               self.etcd)]
 
     def start(self) -> None:
+        if self.topology.tls:
+            self.pki = Pki(self.workdir / "pki")
         if self.topology.disk:
             for node in self.chunkservers:
                 local_disk.mount(node.data_dir, self.topology.disk, MOUNT_DIR)
@@ -104,7 +107,8 @@ class LocalCluster(regions.Addressing, Cluster):
         home = self.workdir / "cli-home"
         home.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOOSENG_")}
-        return home, env | {"HOME": str(home)}
+        return home, env | {"HOME": str(home)} | ({"MOOSENG_TLS": self.client_tls}
+                                                  if self.pki else {})
 
     def cli(self, *args: str, timeout: float = 60.0) -> CliResult:
         command = [_executable("mooseng"), "--master", self.master_addresses, *args]
@@ -164,6 +168,7 @@ class LocalCluster(regions.Addressing, Cluster):
             node.kill()
         for node in self.chunkservers:
             local_disk.unmount(node.data_dir, MOUNT_DIR)
+        self.forget_tls()
         if not self.keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.driver.clusters.discard(self)

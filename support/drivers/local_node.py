@@ -103,10 +103,12 @@ class LocalNode(LoopbackNode):
         common = ["--data-dir", str(self.data_dir), "--host", "127.0.0.1",
                   "--port", str(grpc_port), "--http-port", str(http_port)]
         etcd = ["--etcd", self.cluster.etcd_in(self.labels.get("region", "")), "--name", self.name]
+        pki = self.cluster.pki
+        tls = ["--tls", str(pki.issue(self.name))] if pki else []
         if self.role == "metalogger":
             return [_executable("mooseng-metalogger"), "--data-dir", str(self.data_dir),
-                    "--host", "127.0.0.1", "--http-port", str(http_port), *etcd]
-        common += topology_flags(self.role, self.cluster.topology.master, self.labels)
+                    "--host", "127.0.0.1", "--http-port", str(http_port), *etcd, *tls]
+        common += tls + topology_flags(self.role, self.cluster.topology.master, self.labels)
         if self.role == "master":
             if self.cluster.etcd:
                 common += etcd
@@ -151,6 +153,7 @@ class LocalNode(LoopbackNode):
 
         within(START_TIMEOUT, probe, f"{self.name} to write its ports and answer /ready with 200",
                until=lambda answer: answer[0] == 200)
+        self.cluster.speaks_tls(self)
 
     def start(self) -> None:
         self.launch()
@@ -275,15 +278,17 @@ class LocalEtcdMember(LocalNode):
 
     def _command(self) -> list[str]:
         peers = {m.name: f"127.0.0.1:{m.ports['peer']}" for m in self.cluster.etcd}
+        pki = self.cluster.pki
         return hacluster.etcd_command(self.name, self.data_dir, self.ports["grpc"],
-                                      self.ports["peer"], peers)
+                                      self.ports["peer"], peers,
+                                      tls=str(pki.issue(self.name)) if pki else "")
 
     def wait_ready(self) -> None:
         def probe() -> bool:
             if self.process is None or self.process.poll() is not None:
                 raise GiveUp(f"{self.name} exited before it was healthy; its log ends with:\n"
                              f"{self.logs(tail=15)}")
-            return hacluster.etcd_healthy(self.ports["grpc"])
+            return hacluster.etcd_healthy(self.ports["grpc"], self.cluster.client_tls)
 
         within(START_TIMEOUT, probe, f"{self.name} to answer /health (with a majority)")
 
