@@ -6,7 +6,8 @@
 BEHAVE_ARGS ?=
 
 .PHONY: acceptance test report setup engine tools allure pytest mutation mutation-survivors \
-	fuzz bench-vs-moosefs bench-regression-rates allocation-numbers region-numbers clean
+	fuzz bench-vs-moosefs bench-regression-rates allocation-numbers region-numbers tls-numbers \
+	clean
 
 acceptance: setup engine tools allure
 	.venv/bin/behave $(BEHAVE_ARGS); status=$$?; scripts/render-report.sh; exit $$status
@@ -48,6 +49,11 @@ allocation-numbers: setup
 
 region-numbers: setup
 	.venv/bin/python scripts/region_numbers.py $(BENCH_ARGS)
+
+# What mutual TLS on every link costs (about 5 minutes): mooseng bench's workloads with and
+# without TLS, interleaved; BENCH_ARGS="--rounds 5 --size 256MiB".
+tls-numbers: setup
+	.venv/bin/python scripts/tls_numbers.py $(BENCH_ARGS)
 
 setup:
 	@scripts/setup-venv.sh

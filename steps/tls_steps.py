@@ -53,11 +53,11 @@ def step_intruder_log(context):
 def step_client_refused(context, without, text):
     world = context.world
     cluster = world.cluster
-    tls = {"without a certificate": lambda: "",
+    tls = {"without a certificate, giving a credential in plain text": lambda: "",
            "with a certificate of another CA": lambda: str(cluster.pki.foreign("stranger"))
            }[without]()
     client = Client(cluster.master_address_in(""), timeout=3.0,
-                    address_map=cluster.address_map(), tls=tls)
+                    address_map=cluster.address_map(), tls=tls, credential="open sesame")
     try:
         client.stat("/")
         raise AssertionError(f"a client {without} was served")

@@ -35,9 +35,9 @@ Feature: Every link of a cluster on TLS
     Then a client <without> is refused, told "<text>"
 
     Examples:
-      | without                           | text                      |
-      | without a certificate             | give --tls DIR            |
-      | with a certificate of another CA  | the TLS handshake failed  |
+      | without                                                  | text                     |
+      | without a certificate, giving a credential in plain text | give --tls DIR           |
+      | with a certificate of another CA                         | the TLS handshake failed |
 
   @id.tls.data_port
   Scenario: A chunk server's data port speaks only TLS, with a certificate of the cluster's CA
