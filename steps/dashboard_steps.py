@@ -1,5 +1,6 @@
 """The dashboard, looked at in a real browser (support/browser.py) as an operator would."""
 
+import requests
 from behave import given, then
 
 import support.steptypes  # noqa: F401 - registers {x:QList}
@@ -39,6 +40,13 @@ def step_dashboard_open(context):
     within(SHOWN, lambda: _page(context).evaluate(MASTER_JS),
            "the dashboard to show the master answering",
            until=lambda master: master["reachable"] == "true")
+    # A rate is a change between two readings: until every chunk server's counters were read
+    # once, what a client writes now could be in the first reading and never show as a rate.
+    within(SHOWN, lambda: requests.get(url + "api/cluster", timeout=2).json(),
+           "the dashboard to have read every chunk server's metrics",
+           until=lambda cluster: len(cluster.get("chunkservers", [])) == len(
+               world.cluster.chunkservers) and all(
+               s["metrics_reachable"] for s in cluster["chunkservers"]))
 
 
 @then("the dashboard shows {count:d} chunk servers, each online")
