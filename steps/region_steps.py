@@ -42,10 +42,10 @@ def step_regions(context):
 
 
 @given("a cluster spread over these regions, a master in each, the leader in the first:")
-def step_masters_in_regions(context):
+def step_masters_in_regions(context, tls=False):
     world = context.world
     regions = _regions(context.table)
-    world.start_cluster(topology(0, regions=regions, masters=len(regions)))
+    world.start_cluster(topology(0, regions=regions, masters=len(regions), tls=tls))
     first = world.cluster.masters[0]
     for _ in range(3):      # the first region's master reaches etcd first: it nearly always wins
         leader = world.cluster.leader()
@@ -54,6 +54,11 @@ def step_masters_in_regions(context):
         leader.stop()       # a clean stop hands over at once
         leader.start()
     assert world.cluster.leader() is first, f"{first} does not lead after 3 handovers"
+
+
+@given("a cluster on TLS spread over these regions, a master in each, the leader in the first:")
+def step_masters_in_regions_on_tls(context):
+    step_masters_in_regions(context, tls=True)
 
 
 @when('a client in "{region:Q}" writes {count:d} files of {size:Size} into the directory '

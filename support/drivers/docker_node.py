@@ -155,7 +155,9 @@ class DockerNode(LoopbackNode):
             networking_config={self.cluster.network.name: EndpointConfig(
                 docker.version.__version__, ipv4_address=self.ip)})
         if self.cluster.pki and self.role != "wan":
-            copy_tls(tc, self.cluster.pki.issue(self.name, (self.ip, "127.0.0.1")))
+            # etcd members check their peers by address: their own, or a WAN link's
+            links = tuple(link.ip for link in self.cluster.wan) if self.role == "etcd" else ()
+            copy_tls(tc, self.cluster.pki.issue(self.name, (self.ip, "127.0.0.1", *links)))
         if self.role == "master":          # the suite's clients and every node are in the subnet
             tc.with_copy_into_container(
                 f"{self.cluster.subnet} / rw,admin\n127.0.0.0/8 / rw,admin\n".encode(), EXPORTS)
