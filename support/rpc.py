@@ -35,7 +35,8 @@ def forget(addresses) -> None:
 
 
 def channel(address: str) -> grpc.Channel:
-    return mooseng_rpc.channel(address, _TLS.get(address))
+    """gRPC's own options: a scenario sees the protocol as any client would."""
+    return mooseng_rpc.channel(address, _TLS.get(address), options=())
 
 
 def master(address: str) -> pb_grpc.MasterStub:

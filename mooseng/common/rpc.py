@@ -31,12 +31,12 @@ OPTIONS = [
 ]
 
 
-def channel(address: str, tls: Tls | None = None) -> grpc.Channel:
+def channel(address: str, tls: Tls | None = None, options=OPTIONS) -> grpc.Channel:
     """A channel to `address`: plain text, or mutual TLS with the cluster's certificates."""
     if tls is None:
-        return grpc.insecure_channel(address, options=OPTIONS)
+        return grpc.insecure_channel(address, options=options)
     return grpc.secure_channel(address, tls.channel_credentials(),
-                               options=[*OPTIONS, ("grpc.ssl_target_name_override", SERVER_NAME)])
+                               options=[*options, ("grpc.ssl_target_name_override", SERVER_NAME)])
 
 
 def listen(server: grpc.Server, address: str, tls: Tls | None = None) -> int:
